@@ -1,0 +1,111 @@
+/* arch.h: the architecture table. For each model family: how its tensors
+ * are named (which belong to a layer, which come after the layers), which
+ * config keys hold the layer count and per-layer data, whether embeddings
+ * are tied by default, and its sliding-window attention pattern. */
+#ifndef SUTURE_ARCH_H
+#define SUTURE_ARCH_H
+
+#include <stddef.h>
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+
+#include "suture/error.h"
+
+typedef struct arch_family {
+    char *name;            /* model_type, e.g. "gemma2" */
+    char **classes;        /* NULL-terminated architectures[] class names,
+                              e.g. "Gemma2ForCausalLM" */
+    char *layer_pattern;   /* PCRE2, anchored: group 1 is the layer index
+                              (decimal digits), group 2 the name within the
+                              layer, e.g. ^model\.layers\.(\d+)\.(.+)$ */
+    char *head_pattern;    /* PCRE2 of the non-layer tensors that come after
+                              the layers (final norm, lm_head); every other
+                              non-layer tensor comes before them */
+    char *embed_name;      /* the input embedding, "model.embed_tokens.weight" */
+    char *head_name;       /* the output head, "lm_head.weight" */
+    char *layer_count_key; /* "num_hidden_layers" */
+    char **layer_arrays;   /* NULL-terminated config keys holding one entry
+                              per layer ("layer_types") */
+    char **layer_lists;    /* NULL-terminated config keys holding lists of
+                              layer indices ("mlp_only_layers") */
+    char *post_norm_pattern; /* PCRE2 of names within a layer whose output a
+                              following norm rescales (a scale on them is
+                              undone), or NULL */
+    bool tie_default;      /* tie_word_embeddings when the config omits it */
+    unsigned sliding_period; /* 0: no pattern; else layer i uses global
+                              attention when (i + 1) % period == 0 and
+                              sliding-window attention otherwise */
+    bool inferred;         /* made by arch_infer, not from a table */
+    void *priv;            /* compiled patterns; owned by the table */
+} arch_family;
+
+typedef struct arch_table arch_table;
+
+/* A table holding the built-in families (llama, mistral, mixtral, qwen2,
+ * qwen2_moe, qwen3, gemma, gemma2, gemma3, gemma3_text, phi3, gpt2,
+ * gpt_neox, falcon, starcoder2, olmo2, cohere, cohere2, granite). NULL with
+ * err set only when out of memory. Free with arch_table_free. */
+arch_table *arch_table_new(sut_error *err);
+void arch_table_free(arch_table *t);
+
+/* Adds the families of a JSON file (an object {"families": [ {...} ]} whose
+ * entries have the fields above by name; unknown keys are an error). A
+ * family whose name exists replaces it. 0, or -1 with err naming the file,
+ * the family and the field. */
+int arch_table_load(arch_table *t, const char *path, sut_error *err);
+int arch_table_load_json(arch_table *t, const cJSON *root, const char *label,
+                         sut_error *err);
+
+size_t arch_table_count(const arch_table *t);
+const arch_family *arch_table_at(const arch_table *t, size_t i);
+
+/* The family named name (a model_type), or NULL. */
+const arch_family *arch_by_name(const arch_table *t, const char *name);
+
+/* The family of a config.json: by "model_type", else by a class name in
+ * "architectures"; gemma3's nested "text_config" is looked into. NULL when
+ * unknown or config is NULL. */
+const arch_family *arch_for_config(const arch_table *t, const cJSON *config);
+
+/* Infers a family from tensor names: the one container "<prefix>.N." that
+ * holds most tensors becomes the layer pattern; tensors after it in name
+ * order whose names contain "norm" or "head" are the head. Returns a
+ * family owned by the table (named "inferred"), or NULL with err set when
+ * no such container exists. */
+const arch_family *arch_infer(arch_table *t, const char *const *names,
+                              size_t n, sut_error *err);
+
+/* If name is a layer tensor, returns its layer index (>= 0) and, when the
+ * pointers are non-NULL, the byte span [*idx_begin, *idx_end) of the index
+ * digits and the offset *local of the name within the layer. Returns -1
+ * for a non-layer tensor, and -2 for an index that does not fit in 31 bits. */
+long arch_layer_of(const arch_family *f, const char *name, size_t *idx_begin,
+                   size_t *idx_end, size_t *local);
+
+/* name with its layer index replaced by new_index. New string (caller
+ * frees), or NULL when name is not a layer tensor or out of memory. */
+char *arch_rename(const arch_family *f, const char *name, unsigned new_index);
+
+/* True when a non-layer tensor comes after the layers (head_pattern). */
+bool arch_is_head(const arch_family *f, const char *name);
+
+/* True when a scale on the in-layer name local is undone by a following
+ * norm (post_norm_pattern). */
+bool arch_scale_cancelled(const arch_family *f, const char *local);
+
+/* tie_word_embeddings of config (also looked for in "text_config"), or the
+ * family's default when absent. */
+bool arch_tied(const arch_family *f, const cJSON *config);
+
+/* The layer count stated by config (layer_count_key, also in
+ * "text_config"), or -1 when absent or not a whole number. */
+long arch_config_layers(const arch_family *f, const cJSON *config);
+
+/* Attention kind of layer i under config: 'g' global, 's' sliding, or '?'
+ * when the family has no pattern. An explicit "layer_types" array in config
+ * decides first ("sliding_attention" -> 's', anything else -> 'g'); else the
+ * family's sliding_period. */
+char arch_attention_kind(const arch_family *f, const cJSON *config,
+                         unsigned i);
+
+#endif

@@ -1,0 +1,50 @@
+/* xfer.h: the copy engine. Moves byte ranges between files as fast as the
+ * machine allows: copy_file_range, falling back to pread/pwrite with a
+ * large buffer when the kernel refuses (EXDEV, ENOSYS, EINVAL, EOPNOTSUPP
+ * ...). Interrupted and short transfers are resumed. Thread-safe. */
+#ifndef SUTURE_XFER_H
+#define SUTURE_XFER_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "suture/error.h"
+
+#define XFER_CHUNK (8u << 20) /* the bounded buffer size: 8 MiB */
+
+/* Copies len bytes from src_fd at src_off to dst_fd at dst_off (file
+ * positions are not used or moved). Returns 0, or -1 with err set to
+ * "read failed: <strerror>" / "write failed: <strerror>" / "unexpected end
+ * of file"; the caller prefixes the file names. */
+int xfer_copy(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
+              uint64_t len, sut_error *err);
+
+/* Calls fn(ctx, buf, n) for consecutive chunks (at most XFER_CHUNK bytes,
+ * a whole number of `align` bytes except possibly the last; align >= 1) of
+ * the range [off, off+len) of fd. fn returns 0 to go on, -1 to stop (it sets
+ * err itself). Returns 0 or -1. */
+typedef int (*xfer_chunk_fn)(void *ctx, const void *buf, size_t n,
+                             sut_error *err);
+int xfer_read(int fd, uint64_t off, uint64_t len, size_t align,
+              xfer_chunk_fn fn, void *ctx, sut_error *err);
+
+/* A 128-bit XXH3 digest. */
+typedef struct xfer_hash {
+    uint64_t lo, hi;
+} xfer_hash;
+
+/* Hashes the range [off, off+len) of fd with XXH3-128. 0 or -1. */
+int xfer_hash_range(int fd, uint64_t off, uint64_t len, xfer_hash *out,
+                    sut_error *err);
+
+/* Hashes a memory buffer with XXH3-128. */
+xfer_hash xfer_hash_mem(const void *buf, size_t n);
+
+/* Writes the digest as 32 lowercase hex digits plus NUL into out[33]. */
+void xfer_hash_hex(xfer_hash h, char out[33]);
+
+/* Advises the kernel that [off, off+len) of fd will be read sequentially
+ * (posix_fadvise); failures are ignored. */
+void xfer_advise(int fd, uint64_t off, uint64_t len);
+
+#endif

@@ -1,0 +1,42 @@
+/* cli.h: the suture command line. Each subcommand lives in cmd_<verb>.c as
+ *   int cmd_<verb>(int argc, char **argv);
+ * where argv[0] is the verb. It parses its options, calls libsuture, prints,
+ * and returns the exit status: 0 success, 1 the command ran and found
+ * problems, 2 usage error or unusable input. To add one: write the file,
+ * declare it here and add a row to the table in main.c. */
+#ifndef SUTURE_CLI_H
+#define SUTURE_CLI_H
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+
+#include "suture/error.h"
+
+#define EXIT_OK 0
+#define EXIT_FOUND 1
+#define EXIT_USAGE 2
+
+int cmd_inspect(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_build(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_trim(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_convert_recipe(int argc, char **argv);
+
+/* Prints "suture VERB: MESSAGE" on stderr; returns EXIT_USAGE. */
+int cli_fail(const char *verb, const sut_error *err);
+/* Prints "suture VERB: " + formatted text on stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *verb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prints root as pretty JSON plus a newline on stdout and deletes it.
+ * Returns 0, or EXIT_USAGE when root is NULL (out of memory). */
+int cli_print_json(cJSON *root);
+/* Formats a count with thousands separators into buf ("8,030,261,248"). */
+const char *cli_commas(unsigned long long n, char *buf, size_t size);
+/* Formats bytes as "16.06 GB" (decimal) into buf. */
+const char *cli_bytes(unsigned long long n, char *buf, size_t size);
+/* True when arg is "-h" or "--help". */
+bool cli_is_help(const char *arg);
+
+#endif

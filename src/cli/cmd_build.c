@@ -1,0 +1,9 @@
+/* cmd_build.c: placeholder until the command is written. */
+#include "cli.h"
+
+int cmd_build(int argc, char **argv)
+{
+    sut_error err = {"not implemented yet"};
+
+    return cli_fail(argv[0], &err);
+}
