@@ -50,7 +50,11 @@ HEADERS  := $(wildcard include/suture/*.h src/*.h src/cli/*.h tests/unit/*.h)
 
 .PHONY: all check unit-tests test-bins demo bench fuzz install uninstall clean deps
 
-all: $(BUILD)/libsuture.a $(BUILD)/suture $(TOOL_BIN) suture
+ifeq ($(BUILD),build)
+ROOT_CLI := suture
+endif
+
+all: $(BUILD)/libsuture.a $(BUILD)/suture $(TOOL_BIN) $(ROOT_CLI)
 
 deps:
 	tools/install-deps
@@ -70,10 +74,6 @@ $(BUILD)/suture: $(CLI_OBJ) $(BUILD)/libsuture.a
 suture: build/suture
 	cp build/suture $@
 
-ifndef SANITIZE
-build/suture: $(CLI_OBJ) $(BUILD)/libsuture.a
-endif
-
 $(BUILD)/tools/%: tools/%.c $(BUILD)/libsuture.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsuture.a $(LIBS)
@@ -87,7 +87,7 @@ test-bins: $(BUILD)/suture $(TOOL_BIN) $(TEST_BIN)
 SUTURE_FIXTURES ?= $(abspath $(CURDIR)/../shared/fixtures)
 export SUTURE_FIXTURES
 
-check: test-bins
+check: test-bins $(ROOT_CLI)
 	@BUILD=$(BUILD) tests/run
 
 demo: all
@@ -116,4 +116,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(INCDIR)/suture
 
 clean:
-	rm -rf build build-san suture
+	rm -rf build build-* suture
