@@ -1,0 +1,638 @@
+/* model.c: Hugging Face model folders (see model.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "suture/model.h"
+#include "checked.h"
+#include "util.h"
+
+#define INDEX_NAME "model.safetensors.index.json"
+#define SINGLE_NAME "model.safetensors"
+#define JSON_MAX (100u << 20)
+#define LAYER_MAX 65536
+
+struct model {
+    char *path;
+    char *dir;
+    cJSON *config;
+    const arch_family *arch;
+    char *index_name;
+    uint64_t index_total;
+    char **shard_names;
+    st_file **shards;
+    size_t nshards;
+    model_tensor *tensors;
+    size_t ntensors;
+    size_t *by_name;        /* tensor indices sorted by name */
+    size_t *layer_list;     /* tensor indices grouped by layer */
+    size_t *layer_start;    /* nlayers + 1 offsets into layer_list */
+    unsigned nlayers;
+    model_issue *issues;
+    size_t nissues;
+};
+
+static int add_issue(model *m, const char *code, sut_error *err,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int add_issue(model *m, const char *code, sut_error *err,
+                     const char *fmt, ...)
+{
+    char buf[SUT_ERROR_MAX];
+    model_issue *grown;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    grown = realloc(m->issues, (m->nissues + 1) * sizeof(*grown));
+    if (!grown || !(grown[m->nissues].message = strdup(buf))) {
+        if (grown)
+            m->issues = grown;
+        sut_error_set(err, "%s: out of memory", m->path);
+        return -1;
+    }
+    grown[m->nissues].code = code;
+    m->issues = grown;
+    m->nissues++;
+    return 0;
+}
+
+void model_free(model *m)
+{
+    size_t i;
+
+    if (!m)
+        return;
+    for (i = 0; i < m->nshards; i++) {
+        st_free(m->shards[i]);
+        free(m->shard_names[i]);
+    }
+    for (i = 0; i < m->nissues; i++)
+        free(m->issues[i].message);
+    free(m->issues);
+    free(m->shards);
+    free(m->shard_names);
+    free(m->tensors);
+    free(m->by_name);
+    free(m->layer_list);
+    free(m->layer_start);
+    free(m->index_name);
+    cJSON_Delete(m->config);
+    free(m->dir);
+    free(m->path);
+    free(m);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+    struct stat st;
+    char *p = sut_path_join(dir, name);
+    bool ok = p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+
+    free(p);
+    return ok;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* A shard name from an index must be a plain file name in the folder. */
+static bool plain_name(const char *name)
+{
+    return *name && !strchr(name, '/') && !strchr(name, '\\') &&
+           strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+static int push_shard(model *m, const char *name, sut_error *err)
+{
+    char **names = realloc(m->shard_names, (m->nshards + 1) * sizeof(*names));
+
+    if (names)
+        m->shard_names = names;
+    if (!names || !(names[m->nshards] = strdup(name))) {
+        sut_error_set(err, "%s: out of memory", m->path);
+        return -1;
+    }
+    m->nshards++;
+    return 0;
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The lone .safetensors file of a folder without model.safetensors. */
+static int find_lone_file(model *m, sut_error *err)
+{
+    DIR *d = opendir(m->dir);
+    struct dirent *e;
+    char *found = NULL;
+    int n = 0, rc = -1;
+
+    if (!d) {
+        sut_error_set(err, "%s: cannot open folder: %s", m->dir, strerror(errno));
+        return -1;
+    }
+    while ((e = readdir(d)))
+        if (ends_with(e->d_name, ".safetensors") && exists(m->dir, e->d_name) &&
+            n++ == 0)
+            found = strdup(e->d_name);
+    closedir(d);
+    if (n == 0)
+        sut_error_set(err, "%s: no model.safetensors, no %s and no .safetensors file",
+                      m->dir, INDEX_NAME);
+    else if (n > 1)
+        sut_error_set(err, "%s: %d .safetensors files but no %s", m->dir, n,
+                      INDEX_NAME);
+    else if (found)
+        rc = push_shard(m, found, err);
+    else
+        sut_error_set(err, "%s: out of memory", m->dir);
+    free(found);
+    return rc;
+}
+
+/* One weight_map entry. */
+struct map_entry {
+    const char *name;
+    const char *shard;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const struct map_entry *)a)->name,
+                  ((const struct map_entry *)b)->name);
+}
+
+static const struct map_entry *map_find(const struct map_entry *map, size_t n,
+                                        const char *name)
+{
+    struct map_entry key = {name, NULL};
+
+    return bsearch(&key, map, n, sizeof(*map), cmp_entry);
+}
+
+/* The distinct shard names of the map, sorted, into m->shard_names. */
+static int collect_shards(model *m, const struct map_entry *map, size_t n,
+                          sut_error *err)
+{
+    const char **names = malloc((n ? n : 1) * sizeof(*names));
+    size_t i;
+    int rc = 0;
+
+    if (!names) {
+        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        return -1;
+    }
+    for (i = 0; i < n; i++)
+        names[i] = map[i].shard;
+    qsort(names, n, sizeof(*names), cmp_str_ptr);
+    for (i = 0; i < n && rc == 0; i++)
+        if (i == 0 || strcmp(names[i - 1], names[i]) != 0)
+            rc = push_shard(m, names[i], err);
+    free(names);
+    return rc;
+}
+
+/* Reads the index: its total_size, its weight_map as a sorted array
+ * (*map, pointing into *root) and the distinct shard names, sorted. */
+static int read_index(model *m, cJSON **root, struct map_entry **map,
+                      size_t *nmap, sut_error *err)
+{
+    char *path = sut_path_join(m->dir, INDEX_NAME);
+    const cJSON *wm, *meta, *total, *it;
+    size_t n = 0, i;
+    int rc = -1;
+
+    if (!path || !(*root = sut_json_read_file(path, JSON_MAX, err)))
+        goto out;
+    if (!cJSON_IsObject(*root)) {
+        sut_error_set(err, "%s: not a JSON object", INDEX_NAME);
+        goto out;
+    }
+    meta = cJSON_GetObjectItemCaseSensitive(*root, "metadata");
+    if (meta && !cJSON_IsObject(meta) && !cJSON_IsNull(meta)) {
+        sut_error_set(err, "%s: metadata: not an object", INDEX_NAME);
+        goto out;
+    }
+    total = meta ? cJSON_GetObjectItemCaseSensitive(meta, "total_size") : NULL;
+    if (total && sut_json_u64(total, &m->index_total) != 0) {
+        sut_error_set(err, "%s: metadata.total_size: not a whole number", INDEX_NAME);
+        goto out;
+    }
+    wm = cJSON_GetObjectItemCaseSensitive(*root, "weight_map");
+    if (!cJSON_IsObject(wm)) {
+        sut_error_set(err, "%s: weight_map: %s", INDEX_NAME,
+                      wm ? "not an object" : "missing");
+        goto out;
+    }
+    cJSON_ArrayForEach(it, wm)
+        n++;
+    if (!(*map = calloc(n ? n : 1, sizeof(**map)))) {
+        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        goto out;
+    }
+    i = 0;
+    cJSON_ArrayForEach(it, wm) {
+        if (!cJSON_IsString(it)) {
+            sut_error_set(err, "%s: weight_map: tensor '%s': not a file name string",
+                          INDEX_NAME, it->string);
+            goto out;
+        }
+        if (!plain_name(it->valuestring)) {
+            sut_error_set(err, "%s: weight_map: tensor '%s': shard '%s' is not a plain "
+                          "file name in the folder", INDEX_NAME, it->string,
+                          it->valuestring);
+            goto out;
+        }
+        (*map)[i].name = it->string;
+        (*map)[i++].shard = it->valuestring;
+    }
+    *nmap = n;
+    qsort(*map, n, sizeof(**map), cmp_entry);
+    rc = collect_shards(m, *map, n, err);
+out:
+    free(path);
+    return rc;
+}
+
+static int open_shards(model *m, sut_error *err)
+{
+    size_t i;
+
+    if (!(m->shards = calloc(m->nshards ? m->nshards : 1, sizeof(*m->shards)))) {
+        sut_error_set(err, "%s: out of memory", m->path);
+        return -1;
+    }
+    for (i = 0; i < m->nshards; i++) {
+        char *p = sut_path_join(m->dir, m->shard_names[i]);
+        struct stat st;
+
+        if (!p) {
+            sut_error_set(err, "%s: out of memory", m->path);
+            return -1;
+        }
+        if (stat(p, &st) != 0) {
+            sut_error_set(err, "%s: shard '%s' named by %s: %s", m->dir,
+                          m->shard_names[i], INDEX_NAME, strerror(errno));
+            free(p);
+            return -1;
+        }
+        m->shards[i] = st_open(p, err);
+        free(p);
+        if (!m->shards[i])
+            return -1;
+    }
+    return 0;
+}
+
+/* Reports an index disagreement: an error in strict mode, else an issue. */
+static int mismatch(model *m, int flags, sut_error *err, const char *msg)
+{
+    if (!(flags & MODEL_LENIENT)) {
+        sut_error_set(err, "%s: %s", INDEX_NAME, msg);
+        return -1;
+    }
+    return add_issue(m, "index-mismatch", err, "%s: %s", INDEX_NAME, msg);
+}
+
+static int cmp_tensor_name(const void *a, const void *b, void *ctx)
+{
+    const model_tensor *t = ctx;
+
+    return strcmp(t[*(const size_t *)a].t->name, t[*(const size_t *)b].t->name);
+}
+
+/* Lists every tensor of every shard and sorts a by-name index; a tensor
+ * stored in two shards is an error. */
+static int list_tensors(model *m, sut_error *err)
+{
+    size_t i, j, n = 0;
+
+    for (i = 0; i < m->nshards; i++)
+        n += st_count(m->shards[i]);
+    m->tensors = calloc(n ? n : 1, sizeof(*m->tensors));
+    m->by_name = malloc((n ? n : 1) * sizeof(*m->by_name));
+    if (!m->tensors || !m->by_name) {
+        sut_error_set(err, "%s: out of memory", m->path);
+        return -1;
+    }
+    for (i = 0; i < m->nshards; i++)
+        for (j = 0; j < st_count(m->shards[i]); j++) {
+            m->tensors[m->ntensors].t = st_at(m->shards[i], j);
+            m->tensors[m->ntensors].shard = i;
+            m->by_name[m->ntensors] = m->ntensors;
+            m->ntensors++;
+        }
+    qsort_r(m->by_name, n, sizeof(*m->by_name), cmp_tensor_name, m->tensors);
+    for (i = 1; i < n; i++) {
+        const model_tensor *a = &m->tensors[m->by_name[i - 1]];
+        const model_tensor *b = &m->tensors[m->by_name[i]];
+        if (strcmp(a->t->name, b->t->name) == 0) {
+            sut_error_set(err, "%s: tensor '%s' is stored in both '%s' and '%s'",
+                          m->dir, a->t->name, m->shard_names[a->shard],
+                          m->shard_names[b->shard]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Checks the weight_map against what the shards hold. */
+static int check_index(model *m, const struct map_entry *map, size_t nmap,
+                       int flags, sut_error *err)
+{
+    char msg[SUT_ERROR_MAX];
+    size_t i;
+
+    for (i = 0; i < m->ntensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        const struct map_entry *e = map_find(map, nmap, t->t->name);
+        const char *in = m->shard_names[t->shard];
+
+        if (!e)
+            snprintf(msg, sizeof(msg), "tensor '%s' is in '%s' but not in the weight_map",
+                     t->t->name, in);
+        else if (strcmp(e->shard, in) != 0)
+            snprintf(msg, sizeof(msg), "weight_map puts tensor '%s' in '%s' but it is in '%s'",
+                     t->t->name, e->shard, in);
+        else
+            continue;
+        if (mismatch(m, flags, err, msg) != 0)
+            return -1;
+    }
+    for (i = 0; i < nmap; i++) {
+        if (model_find(m, map[i].name))
+            continue;
+        snprintf(msg, sizeof(msg), "weight_map names tensor '%s' in '%s', which does not hold it",
+                 map[i].name, map[i].shard);
+        if (mismatch(m, flags, err, msg) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Files named *.safetensors in the folder that the index does not name. */
+static int check_unreferenced(model *m, sut_error *err)
+{
+    DIR *d = opendir(m->dir);
+    struct dirent *e;
+    int rc = 0;
+
+    if (!d)
+        return 0;
+    while (rc == 0 && (e = readdir(d))) {
+        char *key = e->d_name;
+        if (!ends_with(e->d_name, ".safetensors") ||
+            bsearch(&key, m->shard_names, m->nshards, sizeof(char *), cmp_str_ptr))
+            continue;
+        rc = add_issue(m, "index-mismatch", err,
+                       "%s: shard '%s' is in the folder but the index does not reference it",
+                       INDEX_NAME, e->d_name);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int check_total(model *m, sut_error *err)
+{
+    uint64_t sum = model_data_bytes(m);
+
+    if (!m->index_name || m->index_total == sum)
+        return 0;
+    return add_issue(m, "total-size-mismatch", err,
+                     "%s: metadata.total_size is %llu but the tensors hold %llu bytes",
+                     INDEX_NAME, (unsigned long long)m->index_total,
+                     (unsigned long long)sum);
+}
+
+static int choose_arch(model *m, arch_table *arches, sut_error *err)
+{
+    const char **names;
+    size_t i;
+
+    if ((m->arch = arch_for_config(arches, m->config)))
+        return 0;
+    if (!(names = malloc((m->ntensors ? m->ntensors : 1) * sizeof(*names)))) {
+        sut_error_set(err, "%s: out of memory", m->path);
+        return -1;
+    }
+    for (i = 0; i < m->ntensors; i++)
+        names[i] = m->tensors[i].t->name;
+    m->arch = arch_infer(arches, names, m->ntensors, err);
+    free(names);
+    if (!m->arch) {
+        sut_error_prefix(err, "%s", m->path);
+        return -1;
+    }
+    return add_issue(m, "unknown-architecture", err,
+                     "%s: architecture not in the table; layers inferred from tensor names (%s)",
+                     m->config ? "config.json" : m->path, m->arch->layer_pattern);
+}
+
+/* Sets each tensor's role and layer, and groups layer tensors by layer. */
+static int classify(model *m, sut_error *err)
+{
+    size_t i, *fill = NULL;
+    long top = -1;
+
+    for (i = 0; i < m->ntensors; i++) {
+        model_tensor *t = &m->tensors[i];
+        size_t local;
+        long layer = arch_layer_of(m->arch, t->t->name, NULL, NULL, &local);
+
+        if (layer < -1 || layer >= LAYER_MAX) {
+            sut_error_set(err, "%s: tensor '%s': layer index over the limit of %d",
+                          m->shard_names[t->shard], t->t->name, LAYER_MAX - 1);
+            return -1;
+        }
+        t->layer = layer;
+        t->role = layer >= 0 ? MODEL_LAYER
+                  : arch_is_head(m->arch, t->t->name) ? MODEL_POST : MODEL_PRE;
+        t->local = layer >= 0 ? t->t->name + local : NULL;
+        if (layer > top)
+            top = layer;
+    }
+    m->nlayers = (unsigned)(top + 1);
+    m->layer_start = calloc(m->nlayers + 2, sizeof(size_t));
+    m->layer_list = malloc((m->ntensors ? m->ntensors : 1) * sizeof(size_t));
+    fill = calloc(m->nlayers + 1, sizeof(size_t));
+    if (!m->layer_start || !m->layer_list || !fill) {
+        free(fill);
+        sut_error_set(err, "%s: out of memory", m->path);
+        return -1;
+    }
+    for (i = 0; i < m->ntensors; i++)
+        if (m->tensors[i].layer >= 0)
+            m->layer_start[m->tensors[i].layer + 1]++;
+    for (i = 0; i < m->nlayers; i++)
+        m->layer_start[i + 1] += m->layer_start[i];
+    for (i = 0; i < m->ntensors; i++) {
+        long l = m->tensors[i].layer;
+        if (l >= 0)
+            m->layer_list[m->layer_start[l] + fill[l]++] = i;
+    }
+    free(fill);
+    return 0;
+}
+
+/* Where the model's files are: sets dir, config and the shard names. */
+static int locate(model *m, cJSON **index, struct map_entry **map, size_t *nmap,
+                  sut_error *err)
+{
+    struct stat st;
+    char *cfg;
+    int rc = 0;
+
+    if (stat(m->path, &st) != 0) {
+        sut_error_set(err, "%s: %s", m->path, strerror(errno));
+        return -1;
+    }
+    if (S_ISREG(st.st_mode)) {
+        const char *slash = strrchr(m->path, '/');
+        m->dir = slash ? strndup(m->path, (size_t)(slash - m->path + (slash == m->path)))
+                       : strdup(".");
+        if (!m->dir || push_shard(m, sut_basename(m->path), err) != 0)
+            return -1;
+    } else if (S_ISDIR(st.st_mode)) {
+        if (!(m->dir = strdup(m->path)))
+            return -1;
+        if (exists(m->dir, INDEX_NAME)) {
+            m->index_name = strdup(INDEX_NAME);
+            rc = read_index(m, index, map, nmap, err);
+        } else if (exists(m->dir, SINGLE_NAME)) {
+            rc = push_shard(m, SINGLE_NAME, err);
+        } else {
+            rc = find_lone_file(m, err);
+        }
+    } else {
+        sut_error_set(err, "%s: not a file or folder", m->path);
+        return -1;
+    }
+    if (rc != 0 || !exists(m->dir, "config.json"))
+        return rc;
+    if (!(cfg = sut_path_join(m->dir, "config.json")))
+        return -1;
+    m->config = sut_json_read_file(cfg, JSON_MAX, err);
+    free(cfg);
+    if (!m->config)
+        return -1;
+    if (!cJSON_IsObject(m->config)) {
+        sut_error_set(err, "%s/config.json: not a JSON object", m->dir);
+        return -1;
+    }
+    return 0;
+}
+
+model *model_open(const char *path, arch_table *arches, int flags,
+                  sut_error *err)
+{
+    model *m = calloc(1, sizeof(*m));
+    cJSON *index = NULL;
+    struct map_entry *map = NULL;
+    size_t nmap = 0;
+    int rc = -1;
+
+    if (!m || !(m->path = strdup(path))) {
+        sut_error_set(err, "%s: out of memory", path);
+        goto out;
+    }
+    if (locate(m, &index, &map, &nmap, err) != 0 || open_shards(m, err) != 0 ||
+        list_tensors(m, err) != 0)
+        goto out;
+    if (m->index_name && (check_index(m, map, nmap, flags, err) != 0 ||
+                          check_unreferenced(m, err) != 0 || check_total(m, err) != 0))
+        goto out;
+    if (choose_arch(m, arches, err) != 0 || classify(m, err) != 0)
+        goto out;
+    rc = 0;
+out:
+    free(map);
+    cJSON_Delete(index);
+    if (rc != 0) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+const char *model_path(const model *m) { return m->path; }
+const char *model_dir(const model *m) { return m->dir; }
+const cJSON *model_config(const model *m) { return m->config; }
+const arch_family *model_arch(const model *m) { return m->arch; }
+bool model_tied(const model *m) { return arch_tied(m->arch, m->config); }
+size_t model_shard_count(const model *m) { return m->nshards; }
+const st_file *model_shard(const model *m, size_t i) { return m->shards[i]; }
+const char *model_shard_name(const model *m, size_t i) { return m->shard_names[i]; }
+const char *model_index_name(const model *m) { return m->index_name; }
+uint64_t model_index_total_size(const model *m) { return m->index_total; }
+size_t model_tensor_count(const model *m) { return m->ntensors; }
+const model_tensor *model_tensor_at(const model *m, size_t i) { return &m->tensors[i]; }
+unsigned model_layer_count(const model *m) { return m->nlayers; }
+size_t model_issue_count(const model *m) { return m->nissues; }
+const model_issue *model_issue_at(const model *m, size_t i) { return &m->issues[i]; }
+
+static int cmp_find(const void *key, const void *elem, void *ctx)
+{
+    const model_tensor *t = ctx;
+
+    return strcmp(key, t[*(const size_t *)elem].t->name);
+}
+
+const model_tensor *model_find(const model *m, const char *name)
+{
+    size_t lo = 0, hi = m->ntensors;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_find(name, &m->by_name[mid], m->tensors);
+        if (c == 0)
+            return &m->tensors[m->by_name[mid]];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+const size_t *model_layer_tensors(const model *m, unsigned i, size_t *n)
+{
+    if (i >= m->nlayers) {
+        *n = 0;
+        return NULL;
+    }
+    *n = m->layer_start[i + 1] - m->layer_start[i];
+    return m->layer_list + m->layer_start[i];
+}
+
+uint64_t model_parameter_count(const model *m)
+{
+    uint64_t sum = 0;
+    size_t i;
+
+    for (i = 0; i < m->ntensors; i++)
+        sum += m->tensors[i].t->elements;
+    return sum;
+}
+
+uint64_t model_data_bytes(const model *m)
+{
+    uint64_t sum = 0;
+    size_t i;
+
+    for (i = 0; i < m->ntensors; i++)
+        sum += st_tensor_bytes(m->tensors[i].t);
+    return sum;
+}
