@@ -27,6 +27,7 @@ typedef enum st_dtype {
     ST_BOOL, ST_U8, ST_I8, ST_F8_E5M2, ST_F8_E4M3, ST_F8_E8M0,
     ST_I16, ST_U16, ST_F16, ST_BF16, ST_I32, ST_U32, ST_F32, ST_F64,
     ST_I64, ST_U64, ST_C64, ST_F4, ST_F6_E2M3, ST_F6_E3M2,
+    ST_F8_E4M3FNUZ, ST_F8_E5M2FNUZ, /* added in safetensors 0.8 */
     ST_DTYPE_COUNT
 } st_dtype;
 

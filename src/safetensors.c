@@ -1,0 +1,806 @@
+/* safetensors.c: the dtype table and the header reader (see safetensors.h).
+ * The reader follows the reference implementation (huggingface/safetensors,
+ * tensor.rs) and is stricter where the format leaves room: unknown fields in
+ * an entry, numbers not written as integers, control characters and \u0000
+ * in strings are errors. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "suture/safetensors.h"
+#include "util.h"
+#include "checked.h"
+
+/* Tensor names in messages are cut to this many bytes. */
+#define NAME_MAX_SHOWN 200
+#define SHAPE_TEXT 96
+
+struct st_file {
+    char *path;
+    st_tensor *tensors;   /* header order */
+    size_t count;
+    size_t *by_name;      /* indices of tensors sorted by name */
+    char **meta_keys, **meta_values;
+    size_t meta_count;
+    uint64_t data_start, data_size;
+};
+
+/* ---- dtypes ---------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    unsigned bits;
+} dtypes[ST_DTYPE_COUNT] = {
+    [ST_BOOL] = {"BOOL", 8},       [ST_U8] = {"U8", 8},
+    [ST_I8] = {"I8", 8},           [ST_F8_E5M2] = {"F8_E5M2", 8},
+    [ST_F8_E4M3] = {"F8_E4M3", 8}, [ST_F8_E8M0] = {"F8_E8M0", 8},
+    [ST_I16] = {"I16", 16},        [ST_U16] = {"U16", 16},
+    [ST_F16] = {"F16", 16},        [ST_BF16] = {"BF16", 16},
+    [ST_I32] = {"I32", 32},        [ST_U32] = {"U32", 32},
+    [ST_F32] = {"F32", 32},        [ST_F64] = {"F64", 64},
+    [ST_I64] = {"I64", 64},        [ST_U64] = {"U64", 64},
+    [ST_C64] = {"C64", 64},        [ST_F4] = {"F4", 4},
+    [ST_F6_E2M3] = {"F6_E2M3", 6}, [ST_F6_E3M2] = {"F6_E3M2", 6},
+    [ST_F8_E4M3FNUZ] = {"F8_E4M3FNUZ", 8},
+    [ST_F8_E5M2FNUZ] = {"F8_E5M2FNUZ", 8},
+};
+
+const char *st_dtype_name(st_dtype dt)
+{
+    return (unsigned)dt < ST_DTYPE_COUNT ? dtypes[dt].name : "?";
+}
+
+int st_dtype_parse(const char *name, st_dtype *out)
+{
+    int i;
+
+    for (i = 0; i < ST_DTYPE_COUNT; i++) {
+        if (strcmp(dtypes[i].name, name) == 0) {
+            *out = (st_dtype)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+unsigned st_dtype_bits(st_dtype dt)
+{
+    return (unsigned)dt < ST_DTYPE_COUNT ? dtypes[dt].bits : 0;
+}
+
+/* ---- accessors ------------------------------------------------------- */
+
+void st_free(st_file *f)
+{
+    size_t i;
+
+    if (!f)
+        return;
+    for (i = 0; i < f->count; i++) {
+        free(f->tensors[i].name);
+        free(f->tensors[i].shape);
+    }
+    for (i = 0; i < f->meta_count; i++) {
+        free(f->meta_keys[i]);
+        free(f->meta_values[i]);
+    }
+    free(f->tensors);
+    free(f->by_name);
+    free(f->meta_keys);
+    free(f->meta_values);
+    free(f->path);
+    free(f);
+}
+
+const char *st_path(const st_file *f) { return f->path; }
+size_t st_count(const st_file *f) { return f->count; }
+uint64_t st_data_start(const st_file *f) { return f->data_start; }
+uint64_t st_data_size(const st_file *f) { return f->data_size; }
+size_t st_meta_count(const st_file *f) { return f->meta_count; }
+
+const st_tensor *st_at(const st_file *f, size_t i)
+{
+    return i < f->count ? &f->tensors[i] : NULL;
+}
+
+const st_tensor *st_find(const st_file *f, const char *name)
+{
+    size_t lo = 0, hi = f->count;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const st_tensor *t = &f->tensors[f->by_name[mid]];
+        int c = strcmp(name, t->name);
+        if (c == 0)
+            return t;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+const char *st_meta_key(const st_file *f, size_t i)
+{
+    return i < f->meta_count ? f->meta_keys[i] : NULL;
+}
+
+const char *st_meta_value(const st_file *f, size_t i)
+{
+    return i < f->meta_count ? f->meta_values[i] : NULL;
+}
+
+/* Linear: metadata is a handful of entries. */
+const char *st_meta_get(const st_file *f, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < f->meta_count; i++)
+        if (strcmp(f->meta_keys[i], key) == 0)
+            return f->meta_values[i];
+    return NULL;
+}
+
+/* ---- the header text ------------------------------------------------- */
+
+/* The first number in the header that is not written as a plain integer
+ * of at most 2^53 (1.0, 1e2, -0, 01, 9007199254740993). */
+typedef struct num_issue {
+    size_t at;
+    char text[32];
+    int found;
+} num_issue;
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+    size_t need, i;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
+    else if (c >= 0xE0 && c <= 0xEF)
+        need = 2;
+    else if (c >= 0xF0 && c <= 0xF4)
+        need = 3;
+    else
+        return 0;
+    if (c == 0xE0)
+        lo = 0xA0;
+    else if (c == 0xED)
+        hi = 0x9F;
+    else if (c == 0xF0)
+        lo = 0x90;
+    else if (c == 0xF4)
+        hi = 0x8F;
+    if (n <= need || s[1] < lo || s[1] > hi)
+        return 0;
+    for (i = 2; i <= need; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return need + 1;
+}
+
+/* True when the n bytes at s are a JSON integer in [0, 2^53]. */
+static int plain_integer(const char *s, size_t n)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    if (n == 0 || n > 16 || (s[0] == '0' && n > 1))
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    return v <= SUT_JSON_INT_MAX;
+}
+
+/* Scans the number starting at s[i]; records it in num when it is the first
+ * one not written as a plain integer. Returns its length. */
+static size_t scan_number(const char *s, size_t n, size_t i, num_issue *num)
+{
+    size_t j = i;
+
+    while (j < n && s[j] && strchr("0123456789+-.eE", s[j]))
+        j++;
+    if (!num->found && !plain_integer(s + i, j - i)) {
+        size_t k = j - i < sizeof(num->text) - 1 ? j - i : sizeof(num->text) - 1;
+        memcpy(num->text, s + i, k);
+        num->text[k] = '\0';
+        num->at = i;
+        num->found = 1;
+    }
+    return j - i;
+}
+
+/* A backslash escape at s[i] inside a string: 0, or -1 with err set for
+ * \u0000 (cJSON would cut the string there). *len gets its length. */
+static int check_escape(const char *s, size_t n, size_t i, size_t *len,
+                        const char *label, sut_error *err)
+{
+    if (i + 5 < n && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) {
+        sut_error_set(err, "%s: header: string holds \\u0000 at byte %zu",
+                      label, i);
+        return -1;
+    }
+    *len = i + 1 < n && (unsigned char)s[i + 1] < 0x80 ? 2 : 1;
+    return 0;
+}
+
+/* Checks the header is UTF-8 without control characters (outside strings,
+ * only JSON white space) and without \u0000; notes odd numbers in num.
+ * 0, or -1 with err set. */
+static int check_text(const char *s, size_t n, num_issue *num,
+                      const char *label, sut_error *err)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, len;
+    int in_string = 0;
+
+    while (i < n) {
+        unsigned char c = u[i];
+        if (!(len = utf8_len(u + i, n - i))) {
+            sut_error_set(err, "%s: header is not valid UTF-8 (byte %zu)",
+                          label, i);
+            return -1;
+        }
+        if (c < 0x20 && (in_string || (c != '\t' && c != '\n' && c != '\r'))) {
+            sut_error_set(err, "%s: header: control character 0x%02x at byte %zu",
+                          label, c, i);
+            return -1;
+        }
+        if (in_string && c == '\\') {
+            if (check_escape(s, n, i, &len, label, err) != 0)
+                return -1;
+        } else if (c == '"') {
+            in_string = !in_string;
+        } else if (!in_string && (c == '-' || (c >= '0' && c <= '9'))) {
+            len = scan_number(s, n, i, num);
+        }
+        i += len;
+    }
+    return 0;
+}
+
+/* ---- one tensor entry ------------------------------------------------ */
+
+/* Describes a JSON value that should have been a whole number. */
+static const char *describe(const cJSON *v, char *buf, size_t size)
+{
+    if (cJSON_IsNumber(v))
+        snprintf(buf, size, "%.17g", v->valuedouble);
+    else if (cJSON_IsString(v))
+        snprintf(buf, size, "\"%.40s\"", v->valuestring);
+    else if (cJSON_IsArray(v))
+        snprintf(buf, size, "an array");
+    else if (cJSON_IsObject(v))
+        snprintf(buf, size, "an object");
+    else if (cJSON_IsBool(v))
+        snprintf(buf, size, "%s", cJSON_IsTrue(v) ? "true" : "false");
+    else
+        snprintf(buf, size, "null");
+    return buf;
+}
+
+/* Formats a shape as "[2, 3]" (cut with "...]" when long). */
+static const char *shape_text(const uint64_t *shape, size_t ndim, char *buf,
+                              size_t size)
+{
+    size_t i, used = 1;
+
+    snprintf(buf, size, "[");
+    for (i = 0; i < ndim && used < size; i++) {
+        int w = snprintf(buf + used, size - used, "%s%llu", i ? ", " : "",
+                         (unsigned long long)shape[i]);
+        if (w < 0 || (size_t)w >= size - used - 5) {
+            snprintf(buf + used, size - used, "...");
+            used = strlen(buf);
+            break;
+        }
+        used += (size_t)w;
+    }
+    snprintf(buf + used, size - used, "]");
+    return buf;
+}
+
+#define TFMT "%s: tensor '%.200s': "
+
+static int parse_dtype(st_tensor *t, const cJSON *v, const char *label,
+                       sut_error *err)
+{
+    if (!cJSON_IsString(v)) {
+        sut_error_set(err, TFMT "dtype: not a string", label, t->name);
+        return -1;
+    }
+    if (st_dtype_parse(v->valuestring, &t->dtype) != 0) {
+        sut_error_set(err, TFMT "dtype: unknown dtype '%.40s'", label,
+                      t->name, v->valuestring);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads a whole number element of an array field into *out. */
+static int parse_whole(const st_tensor *t, const cJSON *v, const char *field,
+                       size_t i, uint64_t *out, const char *label,
+                       sut_error *err)
+{
+    char buf[64];
+
+    if (sut_json_u64(v, out) == 0)
+        return 0;
+    sut_error_set(err, TFMT "%s[%zu]: %s is not a whole number in [0, 2^53]",
+                  label, t->name, field, i, describe(v, buf, sizeof(buf)));
+    return -1;
+}
+
+static size_t array_len(const cJSON *a)
+{
+    const cJSON *it;
+    size_t n = 0;
+
+    cJSON_ArrayForEach(it, a)
+        n++;
+    return n;
+}
+
+static int parse_shape(st_tensor *t, const cJSON *v, const char *label,
+                       sut_error *err)
+{
+    const cJSON *it;
+    size_t n, i = 0, bytes;
+
+    if (!cJSON_IsArray(v)) {
+        sut_error_set(err, TFMT "shape: not an array", label, t->name);
+        return -1;
+    }
+    n = array_len(v);
+    if (ck_array(n ? n : 1, sizeof(uint64_t), &bytes) != 0 ||
+        !(t->shape = malloc(bytes))) {
+        sut_error_set(err, TFMT "shape: out of memory", label, t->name);
+        return -1;
+    }
+    t->ndim = n;
+    t->elements = 1;
+    cJSON_ArrayForEach(it, v) {
+        if (parse_whole(t, it, "shape", i, &t->shape[i], label, err) != 0)
+            return -1;
+        i++;
+    }
+    for (i = 0; i < n; i++) {
+        if (ck_mul(t->elements, t->shape[i], &t->elements) != 0) {
+            sut_error_set(err, TFMT "shape: element count overflows 64 bits",
+                          label, t->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_offsets(st_tensor *t, const cJSON *v, const char *label,
+                         sut_error *err)
+{
+    size_t n;
+
+    if (!cJSON_IsArray(v)) {
+        sut_error_set(err, TFMT "data_offsets: not an array", label, t->name);
+        return -1;
+    }
+    if ((n = array_len(v)) != 2) {
+        sut_error_set(err, TFMT "data_offsets: expected [begin, end], got %zu "
+                      "entries", label, t->name, n);
+        return -1;
+    }
+    if (parse_whole(t, v->child, "data_offsets", 0, &t->begin, label, err) ||
+        parse_whole(t, v->child->next, "data_offsets", 1, &t->end, label, err))
+        return -1;
+    if (t->begin > t->end) {
+        sut_error_set(err, TFMT "data_offsets [%llu, %llu]: begin is after end",
+                      label, t->name, (unsigned long long)t->begin,
+                      (unsigned long long)t->end);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks elements x bits / 8 is whole and equals end - begin. */
+static int check_size(const st_tensor *t, const char *label, sut_error *err)
+{
+    char sh[SHAPE_TEXT];
+    uint64_t bits;
+
+    shape_text(t->shape, t->ndim, sh, sizeof(sh));
+    if (ck_mul(t->elements, st_dtype_bits(t->dtype), &bits) != 0) {
+        sut_error_set(err, TFMT "shape %s of %s: size in bits overflows 64 bits",
+                      label, t->name, sh, st_dtype_name(t->dtype));
+        return -1;
+    }
+    if (bits % 8 != 0) {
+        sut_error_set(err, TFMT "shape %s of %s is %llu bits, not a whole "
+                      "number of bytes", label, t->name, sh,
+                      st_dtype_name(t->dtype), (unsigned long long)bits);
+        return -1;
+    }
+    if (bits / 8 != t->end - t->begin) {
+        sut_error_set(err, TFMT "data_offsets [%llu, %llu] span %llu bytes but "
+                      "%s shape %s needs %llu", label, t->name,
+                      (unsigned long long)t->begin, (unsigned long long)t->end,
+                      (unsigned long long)(t->end - t->begin),
+                      st_dtype_name(t->dtype), sh,
+                      (unsigned long long)(bits / 8));
+        return -1;
+    }
+    return 0;
+}
+
+/* Fills t from the entry e (t->name already set). 0 or -1. */
+static int parse_entry(st_tensor *t, const cJSON *e, const char *label,
+                       sut_error *err)
+{
+    const cJSON *dtype = NULL, *shape = NULL, *offsets = NULL, *it;
+
+    if (!cJSON_IsObject(e)) {
+        sut_error_set(err, TFMT "entry is not a JSON object", label, t->name);
+        return -1;
+    }
+    cJSON_ArrayForEach(it, e) {
+        if (strcmp(it->string, "dtype") == 0)
+            dtype = it;
+        else if (strcmp(it->string, "shape") == 0)
+            shape = it;
+        else if (strcmp(it->string, "data_offsets") == 0)
+            offsets = it;
+        else {
+            sut_error_set(err, TFMT "unknown field '%.40s'", label, t->name,
+                          it->string);
+            return -1;
+        }
+    }
+    if (!dtype || !shape || !offsets) {
+        sut_error_set(err, TFMT "%s: missing", label, t->name,
+                      !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
+        return -1;
+    }
+    if (parse_dtype(t, dtype, label, err) || parse_shape(t, shape, label, err) ||
+        parse_offsets(t, offsets, label, err))
+        return -1;
+    return check_size(t, label, err);
+}
+
+/* ---- the whole header ------------------------------------------------ */
+
+static int parse_meta(st_file *f, const cJSON *m, const char *label,
+                      sut_error *err)
+{
+    const cJSON *it;
+    size_t n = array_len(m), i = 0, bytes;
+
+    if (cJSON_IsNull(m))
+        return 0; /* the reference reads null as no metadata */
+    if (!cJSON_IsObject(m)) {
+        sut_error_set(err, "%s: __metadata__: not a JSON object", label);
+        return -1;
+    }
+    if (ck_array(n ? n : 1, sizeof(char *), &bytes) != 0 ||
+        !(f->meta_keys = calloc(1, bytes)) ||
+        !(f->meta_values = calloc(1, bytes))) {
+        sut_error_set(err, "%s: __metadata__: out of memory", label);
+        return -1;
+    }
+    cJSON_ArrayForEach(it, m) {
+        if (!cJSON_IsString(it)) {
+            sut_error_set(err, "%s: __metadata__: '%.200s': not a string",
+                          label, it->string);
+            return -1;
+        }
+        f->meta_keys[i] = strdup(it->string);
+        f->meta_values[i] = strdup(it->valuestring);
+        f->meta_count = ++i;
+        if (!f->meta_keys[i - 1] || !f->meta_values[i - 1]) {
+            sut_error_set(err, "%s: __metadata__: out of memory", label);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_tensors(st_file *f, const cJSON *root, const char *label,
+                         sut_error *err)
+{
+    const cJSON *it;
+    size_t n = 0, bytes;
+
+    cJSON_ArrayForEach(it, root)
+        n += strcmp(it->string, "__metadata__") != 0;
+    if (ck_array(n ? n : 1, sizeof(st_tensor), &bytes) != 0 ||
+        !(f->tensors = calloc(1, bytes))) {
+        sut_error_set(err, "%s: out of memory for %zu tensors", label, n);
+        return -1;
+    }
+    cJSON_ArrayForEach(it, root) {
+        st_tensor *t = &f->tensors[f->count];
+        if (strcmp(it->string, "__metadata__") == 0) {
+            if (parse_meta(f, it, label, err) != 0)
+                return -1;
+            continue;
+        }
+        f->count++;
+        if (!(t->name = strdup(it->string))) {
+            sut_error_set(err, "%s: out of memory", label);
+            return -1;
+        }
+        if (parse_entry(t, it, label, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* qsort has no context argument: the tensors being sorted, per thread. */
+static _Thread_local const st_tensor *sort_base;
+
+static int cmp_offsets(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const st_tensor *x = &sort_base[i], *y = &sort_base[j];
+
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(sort_base[*(const size_t *)a].name,
+                  sort_base[*(const size_t *)b].name);
+}
+
+/* Indices 0..count-1 sorted by (begin, end, index) or by name. A new array
+ * (caller frees), or NULL when out of memory. */
+static size_t *sorted_order(const st_file *f, int by_name)
+{
+    size_t i, bytes, *order;
+
+    if (ck_array(f->count ? f->count : 1, sizeof(size_t), &bytes) != 0 ||
+        !(order = malloc(bytes)))
+        return NULL;
+    for (i = 0; i < f->count; i++)
+        order[i] = i;
+    sort_base = f->tensors;
+    qsort(order, f->count, sizeof(size_t), by_name ? cmp_names : cmp_offsets);
+    sort_base = NULL;
+    return order;
+}
+
+#define OFFS(t) (unsigned long long)(t)->begin, (unsigned long long)(t)->end
+
+/* Checks one tensor (in offset order) against the running end pos. */
+static int check_next(const st_tensor *t, const st_tensor *prev, uint64_t pos,
+                      uint64_t data_len, const char *label, sut_error *err)
+{
+    if (t->begin > pos && !prev) {
+        sut_error_set(err, TFMT "data_offsets [%llu, %llu] do not start at 0 "
+                      "(the first tensor's data must)", label, t->name, OFFS(t));
+        return -1;
+    }
+    if (t->begin > pos) {
+        sut_error_set(err, TFMT "data_offsets [%llu, %llu] leave a hole of %llu "
+                      "bytes after the previous tensor '%.200s' [%llu, %llu]",
+                      label, t->name, OFFS(t),
+                      (unsigned long long)(t->begin - pos), prev->name,
+                      OFFS(prev));
+        return -1;
+    }
+    if (t->begin < pos) {
+        sut_error_set(err, TFMT "data_offsets [%llu, %llu] overlap the previous "
+                      "tensor '%.200s' [%llu, %llu]", label, t->name, OFFS(t),
+                      prev->name, OFFS(prev));
+        return -1;
+    }
+    if (t->end > data_len) {
+        sut_error_set(err, TFMT "data_offsets [%llu, %llu] extend past the end "
+                      "of the data (%llu bytes)", label, t->name, OFFS(t),
+                      (unsigned long long)data_len);
+        return -1;
+    }
+    return 0;
+}
+
+/* Offsets sorted are contiguous from 0 and end exactly at data_len. */
+static int check_layout(const st_file *f, uint64_t data_len, const char *label,
+                        sut_error *err)
+{
+    const st_tensor *prev = NULL;
+    uint64_t pos = 0;
+    size_t i, *order = sorted_order(f, 0);
+    int rc = -1;
+
+    if (!order) {
+        sut_error_set(err, "%s: out of memory", label);
+        return -1;
+    }
+    for (i = 0; i < f->count; i++) {
+        const st_tensor *t = &f->tensors[order[i]];
+        if (check_next(t, prev, pos, data_len, label, err) != 0)
+            goto out;
+        pos = t->end;
+        prev = t;
+    }
+    if (pos < data_len) {
+        sut_error_set(err, "%s: %llu bytes after the last tensor (data ends at "
+                      "%llu, the data section has %llu)", label,
+                      (unsigned long long)(data_len - pos),
+                      (unsigned long long)pos, (unsigned long long)data_len);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(order);
+    return rc;
+}
+
+static int check_numbers(const num_issue *num, const char *label,
+                         sut_error *err)
+{
+    if (!num->found)
+        return 0;
+    sut_error_set(err, "%s: header: number %s at byte %zu is not written as "
+                  "an integer in [0, 2^53]", label, num->text, num->at);
+    return -1;
+}
+
+st_file *st_parse_header(const char *hdr, size_t hdr_len, uint64_t data_len,
+                         const char *label, sut_error *err)
+{
+    num_issue num = {0};
+    cJSON *root = NULL;
+    st_file *f = calloc(1, sizeof(*f));
+
+    if (!f || !(f->path = strdup(label))) {
+        sut_error_set(err, "%s: out of memory", label);
+        goto fail;
+    }
+    if (check_text(hdr, hdr_len, &num, label, err) != 0 ||
+        !(root = sut_json_parse(hdr, hdr_len, label, err)))
+        goto fail;
+    if (!cJSON_IsObject(root)) {
+        sut_error_set(err, "%s: header is not a JSON object", label);
+        goto fail;
+    }
+    if (parse_tensors(f, root, label, err) != 0 ||
+        check_layout(f, data_len, label, err) != 0 ||
+        check_numbers(&num, label, err) != 0)
+        goto fail;
+    if (!(f->by_name = sorted_order(f, 1))) {
+        sut_error_set(err, "%s: out of memory", label);
+        goto fail;
+    }
+    if (ck_add(8, hdr_len, &f->data_start) != 0) {
+        sut_error_set(err, "%s: header length overflows", label);
+        goto fail;
+    }
+    f->data_size = data_len;
+    cJSON_Delete(root);
+    return f;
+fail:
+    cJSON_Delete(root);
+    st_free(f);
+    return NULL;
+}
+
+/* ---- st_open --------------------------------------------------------- */
+
+/* Reads exactly n bytes at off. 0, or -1 (errno set; 0 at end of file). */
+static int pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    char *p = buf;
+
+    while (n > 0) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = 0;
+            return -1;
+        }
+        p += r;
+        off += (uint64_t)r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static uint64_t le64(const unsigned char b[8])
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 7; i >= 0; i--)
+        v = v << 8 | b[i];
+    return v;
+}
+
+/* Checks the header length n against the file size; 0 or -1. */
+static int check_header_len(uint64_t n, uint64_t size, const char *label,
+                            sut_error *err)
+{
+    if (n > size - 8) {
+        sut_error_set(err, "%s: header length %llu exceeds the file size "
+                      "(%llu bytes)", label, (unsigned long long)n,
+                      (unsigned long long)size);
+        return -1;
+    }
+    if (n > ST_HEADER_MAX) {
+        sut_error_set(err, "%s: header length %llu exceeds the limit of %llu "
+                      "bytes", label, (unsigned long long)n, ST_HEADER_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+st_file *st_open(const char *path, sut_error *err)
+{
+    const char *label = sut_basename(path);
+    unsigned char lenbuf[8];
+    struct stat sb;
+    char *hdr = NULL, *copy;
+    st_file *f = NULL;
+    uint64_t size, n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        sut_error_set(err, "%s: cannot open: %s", label, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        sut_error_set(err, "%s: not a regular file", label);
+        goto out;
+    }
+    size = (uint64_t)sb.st_size;
+    if (size < 8) {
+        sut_error_set(err, "%s: file is %llu bytes, too short for the 8-byte "
+                      "header length", label, (unsigned long long)size);
+        goto out;
+    }
+    if (pread_full(fd, lenbuf, 8, 0) != 0)
+        goto read_failed;
+    n = le64(lenbuf);
+    if (check_header_len(n, size, label, err) != 0)
+        goto out;
+    if (!(hdr = malloc(n ? (size_t)n : 1))) {
+        sut_error_set(err, "%s: out of memory for a %llu-byte header", label,
+                      (unsigned long long)n);
+        goto out;
+    }
+    if (pread_full(fd, hdr, (size_t)n, 8) != 0)
+        goto read_failed;
+    if (!(f = st_parse_header(hdr, (size_t)n, size - 8 - n, label, err)))
+        goto out;
+    if (!(copy = strdup(path))) {
+        sut_error_set(err, "%s: out of memory", label);
+        st_free(f);
+        f = NULL;
+        goto out;
+    }
+    free(f->path);
+    f->path = copy;
+    goto out;
+read_failed:
+    sut_error_set(err, "%s: read failed: %s", label,
+                  errno ? strerror(errno) : "unexpected end of file");
+out:
+    free(hdr);
+    close(fd);
+    return f;
+}
