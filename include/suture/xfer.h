@@ -7,10 +7,15 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <stdbool.h>
 
 #include "suture/error.h"
 
 #define XFER_CHUNK (8u << 20) /* the bounded buffer size: 8 MiB */
+
+/* Test hook: when on, xfer_copy never tries copy_file_range and always
+ * uses the pread/pwrite path (process-wide; off by default). */
+void xfer_force_fallback(bool on);
 
 /* Copies len bytes from src_fd at src_off to dst_fd at dst_off (file
  * positions are not used or moved). Returns 0, or -1 with err set to

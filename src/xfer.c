@@ -1,0 +1,233 @@
+/* xfer.c: the copy engine and XXH3-128 hashing (see xfer.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "suture/xfer.h"
+
+/* The most copy_file_range is asked for at once. */
+#define CFR_MAX (1u << 30)
+
+static atomic_bool force_fallback;
+
+/* True when [off, off+len) fits in off_t. */
+static bool in_range(uint64_t off, uint64_t len)
+{
+    return len <= INT64_MAX && off <= (uint64_t)INT64_MAX - len;
+}
+
+void xfer_force_fallback(bool on)
+{
+    atomic_store(&force_fallback, on);
+}
+
+/* Copies what copy_file_range will, advancing the offsets and *left.
+ * Returns with *left > 0 when the rest must go through pread/pwrite: the
+ * kernel refused (EXDEV, ENOSYS, EINVAL, EOPNOTSUPP, EBADF, ETXTBSY, ...),
+ * failed (the fallback then reports which side) or returned 0 (the
+ * fallback tells end of file from a file system that cannot say). */
+static void copy_kernel(int src, uint64_t *src_off, int dst, uint64_t *dst_off,
+                        uint64_t *left)
+{
+    while (*left > 0) {
+        loff_t in = (loff_t)*src_off, out = (loff_t)*dst_off;
+        size_t want = *left > CFR_MAX ? CFR_MAX : (size_t)*left;
+        ssize_t r = copy_file_range(src, &in, dst, &out, want, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return;
+        *src_off += (uint64_t)r;
+        *dst_off += (uint64_t)r;
+        *left -= (uint64_t)r;
+    }
+}
+
+/* Reads up to n bytes at off, retrying short reads. Returns the count read
+ * (less than n only at end of file) or -1 with errno set. */
+static ssize_t read_some(int fd, char *buf, size_t n, uint64_t off)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t r = pread(fd, buf + done, n - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        done += (size_t)r;
+    }
+    return (ssize_t)done;
+}
+
+/* Reads exactly n bytes at off. 0, or -1 with err set. */
+static int read_exact(int fd, char *buf, size_t n, uint64_t off, sut_error *err)
+{
+    ssize_t r = read_some(fd, buf, n, off);
+
+    if (r < 0) {
+        sut_error_set(err, "read failed: %s", strerror(errno));
+        return -1;
+    }
+    if ((size_t)r < n) {
+        sut_error_set(err, "unexpected end of file");
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes exactly n bytes at off. 0, or -1 with err set. */
+static int write_exact(int fd, const char *buf, size_t n, uint64_t off,
+                       sut_error *err)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t w = pwrite(fd, buf + done, n - done, (off_t)(off + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            sut_error_set(err, "write failed: %s",
+                          w < 0 ? strerror(errno) : "no progress");
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+static int copy_buffered(int src, uint64_t src_off, int dst, uint64_t dst_off,
+                         uint64_t len, sut_error *err)
+{
+    size_t size = len < XFER_CHUNK ? (size_t)len : XFER_CHUNK;
+    char *buf = malloc(size);
+    int rc = -1;
+
+    if (!buf) {
+        sut_error_set(err, "out of memory");
+        return -1;
+    }
+    while (len > 0) {
+        size_t n = len < size ? (size_t)len : size;
+        if (read_exact(src, buf, n, src_off, err) != 0 ||
+            write_exact(dst, buf, n, dst_off, err) != 0)
+            goto out;
+        src_off += n;
+        dst_off += n;
+        len -= n;
+    }
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
+int xfer_copy(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
+              uint64_t len, sut_error *err)
+{
+    if (!in_range(src_off, len) || !in_range(dst_off, len)) {
+        sut_error_set(err, "read failed: range beyond the largest file offset");
+        return -1;
+    }
+    if (!atomic_load(&force_fallback))
+        copy_kernel(src_fd, &src_off, dst_fd, &dst_off, &len);
+    if (len == 0)
+        return 0;
+    return copy_buffered(src_fd, src_off, dst_fd, dst_off, len, err);
+}
+
+int xfer_read(int fd, uint64_t off, uint64_t len, size_t align,
+              xfer_chunk_fn fn, void *ctx, sut_error *err)
+{
+    size_t chunk, size;
+    char *buf;
+    int rc = -1;
+
+    if (align == 0)
+        align = 1;
+    if (align > XFER_CHUNK || !in_range(off, len)) {
+        sut_error_set(err, "read failed: %s", align > XFER_CHUNK ?
+                      "alignment larger than the buffer" :
+                      "range beyond the largest file offset");
+        return -1;
+    }
+    chunk = XFER_CHUNK - XFER_CHUNK % align;
+    size = len < chunk ? (size_t)len : chunk;
+    if (!(buf = malloc(size ? size : 1))) {
+        sut_error_set(err, "out of memory");
+        return -1;
+    }
+    xfer_advise(fd, off, len);
+    while (len > 0) {
+        size_t n = len < size ? (size_t)len : size;
+        if (read_exact(fd, buf, n, off, err) != 0 || fn(ctx, buf, n, err) != 0)
+            goto out;
+        off += n;
+        len -= n;
+    }
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
+static int hash_chunk(void *ctx, const void *buf, size_t n, sut_error *err)
+{
+    if (XXH3_128bits_update(ctx, buf, n) != XXH_OK) {
+        sut_error_set(err, "hashing failed");
+        return -1;
+    }
+    return 0;
+}
+
+int xfer_hash_range(int fd, uint64_t off, uint64_t len, xfer_hash *out,
+                    sut_error *err)
+{
+    XXH3_state_t *st = XXH3_createState();
+    XXH128_hash_t h;
+    int rc = -1;
+
+    if (!st || XXH3_128bits_reset(st) != XXH_OK) {
+        sut_error_set(err, "out of memory");
+        goto out;
+    }
+    if (xfer_read(fd, off, len, 1, hash_chunk, st, err) != 0)
+        goto out;
+    h = XXH3_128bits_digest(st);
+    out->lo = h.low64;
+    out->hi = h.high64;
+    rc = 0;
+out:
+    XXH3_freeState(st);
+    return rc;
+}
+
+xfer_hash xfer_hash_mem(const void *buf, size_t n)
+{
+    XXH128_hash_t h = XXH3_128bits(buf, n);
+    xfer_hash out = {h.low64, h.high64};
+
+    return out;
+}
+
+/* The canonical (big-endian) form, as xxhsum -H2 prints it. */
+void xfer_hash_hex(xfer_hash h, char out[33])
+{
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.hi,
+             (unsigned long long)h.lo);
+}
+
+void xfer_advise(int fd, uint64_t off, uint64_t len)
+{
+    off_t l = len > INT64_MAX ? 0 : (off_t)len;
+
+    if (off <= INT64_MAX)
+        (void)posix_fadvise(fd, (off_t)off, l, POSIX_FADV_SEQUENTIAL);
+}
