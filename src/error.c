@@ -18,15 +18,19 @@ void sut_error_set(sut_error *err, const char *fmt, ...)
 
 void sut_error_prefix(sut_error *err, const char *fmt, ...)
 {
-    char prefix[SUT_ERROR_MAX];
     char old[SUT_ERROR_MAX];
+    size_t n;
     va_list ap;
 
     if (!err)
         return;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof(prefix), fmt, ap);
-    va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    n = strlen(err->msg);
+    if (n + 2 < sizeof(err->msg)) {
+        memcpy(err->msg + n, ": ", 3);
+        strncat(err->msg, old, sizeof(err->msg) - n - 3);
+    }
 }
