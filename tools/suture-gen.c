@@ -575,7 +575,9 @@ static int plan_add(plan *p, long layer, const char *local, kind k,
     return 0;
 }
 
-/* The tensors of one layer, by their names within it (sorted). */
+/* The tensors of one layer in the order transformers' modules hold them
+ * (attention, MLP, then norms), which decides how save_pretrained fills
+ * 5 GB shards. */
 static int plan_layer(plan *p, const family *f, const cJSON *config, long i,
                       const uint64_t *dim)
 {
@@ -586,37 +588,37 @@ static int plan_layer(plan *p, const family *f, const cJSON *config, long i,
     bool mbias = config_flag(config, "mlp_bias");
     int rc = 0;
 
-    rc |= plan_add(p, i, "input_layernorm.weight", K_NORM, h, 0);
-    if (mbias)
-        rc |= plan_add(p, i, "mlp.down_proj.bias", K_BIAS, h, 0);
-    rc |= plan_add(p, i, "mlp.down_proj.weight", K_WEIGHT, h, in);
-    if (mbias)
-        rc |= plan_add(p, i, "mlp.gate_proj.bias", K_BIAS, in, 0);
-    rc |= plan_add(p, i, "mlp.gate_proj.weight", K_WEIGHT, in, h);
-    if (mbias)
-        rc |= plan_add(p, i, "mlp.up_proj.bias", K_BIAS, in, 0);
-    rc |= plan_add(p, i, "mlp.up_proj.weight", K_WEIGHT, in, h);
-    rc |= plan_add(p, i, "post_attention_layernorm.weight", K_NORM, h, 0);
-    if (f->ff_norms) {
-        rc |= plan_add(p, i, "post_feedforward_layernorm.weight", K_NORM, h, 0);
-        rc |= plan_add(p, i, "pre_feedforward_layernorm.weight", K_NORM, h, 0);
-    }
-    if (abias)
-        rc |= plan_add(p, i, "self_attn.k_proj.bias", K_BIAS, kv, 0);
-    if (f->qk_norm)
-        rc |= plan_add(p, i, "self_attn.k_norm.weight", K_NORM, hd, 0);
-    rc |= plan_add(p, i, "self_attn.k_proj.weight", K_WEIGHT, kv, h);
-    if (obias)
-        rc |= plan_add(p, i, "self_attn.o_proj.bias", K_BIAS, h, 0);
-    rc |= plan_add(p, i, "self_attn.o_proj.weight", K_WEIGHT, h, q);
-    if (abias)
-        rc |= plan_add(p, i, "self_attn.q_proj.bias", K_BIAS, q, 0);
-    if (f->qk_norm)
-        rc |= plan_add(p, i, "self_attn.q_norm.weight", K_NORM, hd, 0);
     rc |= plan_add(p, i, "self_attn.q_proj.weight", K_WEIGHT, q, h);
     if (abias)
-        rc |= plan_add(p, i, "self_attn.v_proj.bias", K_BIAS, kv, 0);
+        rc |= plan_add(p, i, "self_attn.q_proj.bias", K_BIAS, q, 0);
+    rc |= plan_add(p, i, "self_attn.k_proj.weight", K_WEIGHT, kv, h);
+    if (abias)
+        rc |= plan_add(p, i, "self_attn.k_proj.bias", K_BIAS, kv, 0);
     rc |= plan_add(p, i, "self_attn.v_proj.weight", K_WEIGHT, kv, h);
+    if (abias)
+        rc |= plan_add(p, i, "self_attn.v_proj.bias", K_BIAS, kv, 0);
+    rc |= plan_add(p, i, "self_attn.o_proj.weight", K_WEIGHT, h, q);
+    if (obias)
+        rc |= plan_add(p, i, "self_attn.o_proj.bias", K_BIAS, h, 0);
+    if (f->qk_norm) {
+        rc |= plan_add(p, i, "self_attn.q_norm.weight", K_NORM, hd, 0);
+        rc |= plan_add(p, i, "self_attn.k_norm.weight", K_NORM, hd, 0);
+    }
+    rc |= plan_add(p, i, "mlp.gate_proj.weight", K_WEIGHT, in, h);
+    if (mbias)
+        rc |= plan_add(p, i, "mlp.gate_proj.bias", K_BIAS, in, 0);
+    rc |= plan_add(p, i, "mlp.up_proj.weight", K_WEIGHT, in, h);
+    if (mbias)
+        rc |= plan_add(p, i, "mlp.up_proj.bias", K_BIAS, in, 0);
+    rc |= plan_add(p, i, "mlp.down_proj.weight", K_WEIGHT, h, in);
+    if (mbias)
+        rc |= plan_add(p, i, "mlp.down_proj.bias", K_BIAS, h, 0);
+    rc |= plan_add(p, i, "input_layernorm.weight", K_NORM, h, 0);
+    rc |= plan_add(p, i, "post_attention_layernorm.weight", K_NORM, h, 0);
+    if (f->ff_norms) {
+        rc |= plan_add(p, i, "pre_feedforward_layernorm.weight", K_NORM, h, 0);
+        rc |= plan_add(p, i, "post_feedforward_layernorm.weight", K_NORM, h, 0);
+    }
     return rc ? -1 : 0;
 }
 
