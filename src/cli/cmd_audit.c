@@ -1,9 +1,174 @@
-/* cmd_audit.c: placeholder until the command is written. */
+/* cmd_audit.c: suture audit PATH [--base NAME=PATH]... [--json] [--strict]
+ * [--arch-file F] [-j N] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suture/audit.h"
 #include "cli.h"
+
+#define BASES_MAX 64
+
+static const char usage[] =
+    "usage: suture audit PATH [--base NAME=PATH]... [--json] [--strict]\n"
+    "                   [--arch-file F] [-j N]\n"
+    "Checks a checkpoint: shards and index, config vs tensors, a redundant\n"
+    "lm_head, the parameter count, byte-identical layers and, with --base,\n"
+    "which base layer each layer comes from and where the seams are.\n"
+    "Exit 0 when no error is found (with --strict, no warning either), 1 when\n"
+    "one is, 2 when the audit cannot run.\n";
+
+struct args {
+    const char *path;
+    const char *arch_file;
+    audit_base bases[BASES_MAX];
+    audit_options opt;
+    bool json, strict;
+};
+
+static int parse_base(struct args *a, char *spec)
+{
+    char *eq = strchr(spec, '=');
+
+    if (!eq || eq == spec || !eq[1])
+        return cli_usage_error("audit", "--base wants NAME=PATH, not '%s'", spec);
+    if (a->opt.nbases == BASES_MAX)
+        return cli_usage_error("audit", "at most %d --base models", BASES_MAX);
+    *eq = '\0';
+    a->bases[a->opt.nbases++] = (audit_base){spec, eq + 1};
+    return 0;
+}
+
+static int parse_jobs(struct args *a, const char *s)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+
+    if (*end || n < 1 || n > 64)
+        return cli_usage_error("audit", "-j wants a thread count from 1 to 64, not '%s'", s);
+    a->opt.threads = (unsigned)n;
+    return 0;
+}
+
+static int parse(int argc, char **argv, struct args *a)
+{
+    int i, rc = 0;
+
+    a->opt.bases = a->bases;
+    for (i = 1; i < argc && rc == 0; i++) {
+        const char *s = argv[i];
+        bool more = i + 1 < argc;
+        if (strcmp(s, "--json") == 0)
+            a->json = true;
+        else if (strcmp(s, "--strict") == 0)
+            a->strict = true;
+        else if (strcmp(s, "--base") == 0 && more)
+            rc = parse_base(a, argv[++i]);
+        else if (strcmp(s, "--arch-file") == 0 && more)
+            a->arch_file = argv[++i];
+        else if (strcmp(s, "-j") == 0 && more)
+            rc = parse_jobs(a, argv[++i]);
+        else if (s[0] == '-' && s[1])
+            rc = cli_usage_error("audit", "unknown or incomplete option '%s'", s);
+        else if (a->path)
+            rc = cli_usage_error("audit", "one PATH only ('%s' and '%s')", a->path, s);
+        else
+            a->path = s;
+    }
+    if (rc == 0 && !a->path)
+        rc = cli_usage_error("audit", "no PATH given (see 'suture audit --help')");
+    return rc;
+}
+
+/* "0-7 <- base 0-7; 8-11 <- base 4-7; 12 unmatched" */
+static void print_trace(const audit_report *r)
+{
+    size_t i = 0, j, n = audit_origin_count(r);
+
+    if (n == 0)
+        return;
+    printf("provenance:");
+    while (i < n) {
+        const audit_origin *o = audit_origin_at(r, i);
+        for (j = i; j + 1 < n; j++) {
+            const audit_origin *p = audit_origin_at(r, j), *q = audit_origin_at(r, j + 1);
+            if (q->base != o->base ||
+                (o->base >= 0 && q->source_layer != p->source_layer + 1))
+                break;
+        }
+        printf("%s %zu", i ? ";" : "", i);
+        if (j > i)
+            printf("-%zu", j);
+        if (o->base < 0)
+            printf(" unmatched");
+        else if (j > i)
+            printf(" <- %s %ld-%ld", audit_base_name(r, (size_t)o->base), o->source_layer,
+                   audit_origin_at(r, j)->source_layer);
+        else
+            printf(" <- %s %ld", audit_base_name(r, (size_t)o->base), o->source_layer);
+        i = j + 1;
+    }
+    printf("\n");
+}
+
+static void print_text(const audit_report *r, const char *path)
+{
+    const model *m = audit_model(r);
+    char params[32], bytes[32];
+    size_t i;
+
+    for (i = 0; i < audit_finding_count(r); i++) {
+        const audit_finding *f = audit_finding_at(r, i);
+        printf("%s %s: %s\n", audit_severity_name(f->severity), f->code, f->message);
+    }
+    print_trace(r);
+    if (m)
+        printf("%s: %u layers, %s parameters, %s; ", path, model_layer_count(m),
+               cli_commas(audit_parameter_count(r), params, sizeof(params)),
+               cli_bytes(model_data_bytes(m), bytes, sizeof(bytes)));
+    else
+        printf("%s: could not be opened; ", path);
+    printf("%zu error%s, %zu warning%s, %zu note%s\n", audit_count(r, AUDIT_ERROR),
+           audit_count(r, AUDIT_ERROR) == 1 ? "" : "s", audit_count(r, AUDIT_WARNING),
+           audit_count(r, AUDIT_WARNING) == 1 ? "" : "s", audit_count(r, AUDIT_INFO),
+           audit_count(r, AUDIT_INFO) == 1 ? "" : "s");
+}
+
+static int run(const struct args *a)
+{
+    sut_error err;
+    arch_table *t = arch_table_new(&err);
+    audit_report *r = NULL;
+    int rc = EXIT_USAGE;
+
+    if (!t || (a->arch_file && arch_table_load(t, a->arch_file, &err) != 0) ||
+        !(r = audit_run(a->path, t, &a->opt, &err))) {
+        cli_fail("audit", &err);
+        goto out;
+    }
+    if (a->json) {
+        if (cli_print_json(audit_to_json(r)) != 0)
+            goto out;
+    } else {
+        print_text(r, a->path);
+    }
+    rc = audit_count(r, AUDIT_ERROR) > 0 ||
+         (a->strict && audit_count(r, AUDIT_WARNING) > 0) ? EXIT_FOUND : EXIT_OK;
+out:
+    audit_free(r);
+    arch_table_free(t);
+    return rc;
+}
 
 int cmd_audit(int argc, char **argv)
 {
-    sut_error err = {"not implemented yet"};
+    struct args a = {0};
 
-    return cli_fail(argv[0], &err);
+    if (argc == 2 && cli_is_help(argv[1])) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (parse(argc, argv, &a) != 0)
+        return EXIT_USAGE;
+    return run(&a);
 }

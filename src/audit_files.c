@@ -1,0 +1,264 @@
+/* audit_files.c: the folder's files, checked when the model cannot be
+ * opened, and the model's own lenient-mode issues as findings. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "suture/audit.h"
+#include "suture/safetensors.h"
+#include "audit_int.h"
+#include "util.h"
+
+#define INDEX_NAME "model.safetensors.index.json"
+#define JSON_MAX (100u << 20)
+
+static bool is_file(const char *dir, const char *name)
+{
+    struct stat st;
+    char *p = sut_path_join(dir, name);
+    bool ok = p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+
+    free(p);
+    return ok;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Opens one shard by the reader's rules; adds a finding when it is missing
+ * or invalid. Returns the number of error findings added (0 or 1). */
+static int check_shard(audit_report *r, const char *dir, const char *name)
+{
+    struct stat st;
+    sut_error err;
+    st_file *f;
+    char *p = sut_path_join(dir, name);
+    int found = 0;
+
+    if (!p) {
+        r->oom = true;
+        return 1;
+    }
+    if (stat(p, &st) != 0) {
+        audit_add(r, "missing-shard", AUDIT_ERROR, name,
+                  "%s: shard named by the index: %s", name, strerror(errno));
+        found = 1;
+    } else if (!(f = st_open(p, &err))) {
+        audit_add(r, "invalid-shard", AUDIT_ERROR, name, "%s", err.msg);
+        found = 1;
+    } else {
+        st_free(f);
+    }
+    free(p);
+    return found;
+}
+
+static bool plain_name(const char *name)
+{
+    return *name && !strchr(name, '/') && !strchr(name, '\\') &&
+           strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Checks one weight_map entry's file name; 1 when it is unusable. */
+static int check_entry(audit_report *r, const cJSON *it)
+{
+    if (!cJSON_IsString(it)) {
+        audit_add(r, "index-mismatch", AUDIT_ERROR, it->string,
+                  "%s: weight_map: tensor '%s': not a file name string",
+                  INDEX_NAME, it->string);
+        return 1;
+    }
+    if (!plain_name(it->valuestring)) {
+        audit_add(r, "index-mismatch", AUDIT_ERROR, it->valuestring,
+                  "%s: weight_map: tensor '%s': shard '%s' leaves the folder",
+                  INDEX_NAME, it->string, it->valuestring);
+        return 1;
+    }
+    return 0;
+}
+
+/* Checks the index's entries, then each distinct shard it names. */
+static int check_weight_map(audit_report *r, const char *dir, const cJSON *wm)
+{
+    const cJSON *it;
+    const char **names;
+    size_t n = 0, k = 0, i;
+    int found = 0;
+
+    cJSON_ArrayForEach(it, wm)
+        n++;
+    if (!(names = malloc((n ? n : 1) * sizeof(*names)))) {
+        r->oom = true;
+        return 1;
+    }
+    cJSON_ArrayForEach(it, wm)
+        if (check_entry(r, it) != 0)
+            found++;
+        else
+            names[k++] = it->valuestring;
+    qsort(names, k, sizeof(*names), cmp_str);
+    for (i = 0; i < k; i++)
+        if (i == 0 || strcmp(names[i - 1], names[i]) != 0)
+            found += check_shard(r, dir, names[i]);
+    free(names);
+    return found;
+}
+
+static int check_index(audit_report *r, const char *dir)
+{
+    sut_error err;
+    char *p = sut_path_join(dir, INDEX_NAME);
+    cJSON *root = p ? sut_json_read_file(p, JSON_MAX, &err) : NULL;
+    const cJSON *wm, *meta, *total;
+    uint64_t size;
+    int found = 1;
+
+    if (!root) {
+        audit_add(r, "invalid-index", AUDIT_ERROR, INDEX_NAME, "%s",
+                  p ? err.msg : "out of memory");
+        goto out;
+    }
+    wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+    total = cJSON_IsObject(meta) ? cJSON_GetObjectItemCaseSensitive(meta, "total_size") : NULL;
+    if (!cJSON_IsObject(root) || !cJSON_IsObject(wm))
+        audit_add(r, "invalid-index", AUDIT_ERROR, INDEX_NAME,
+                  "%s: weight_map: missing or not an object", INDEX_NAME);
+    else if (meta && !cJSON_IsObject(meta) && !cJSON_IsNull(meta))
+        audit_add(r, "invalid-index", AUDIT_ERROR, INDEX_NAME,
+                  "%s: metadata: not an object", INDEX_NAME);
+    else if (total && sut_json_u64(total, &size) != 0)
+        audit_add(r, "invalid-index", AUDIT_ERROR, INDEX_NAME,
+                  "%s: metadata.total_size: not a whole number", INDEX_NAME);
+    else
+        found = check_weight_map(r, dir, wm);
+out:
+    cJSON_Delete(root);
+    free(p);
+    return found;
+}
+
+static int check_config(audit_report *r, const char *dir)
+{
+    sut_error err;
+    char *p;
+    cJSON *cfg;
+    int found = 0;
+
+    if (!is_file(dir, "config.json"))
+        return 0;
+    if (!(p = sut_path_join(dir, "config.json"))) {
+        r->oom = true;
+        return 1;
+    }
+    cfg = sut_json_read_file(p, JSON_MAX, &err);
+    if (!cfg || !cJSON_IsObject(cfg)) {
+        audit_add(r, "invalid-config", AUDIT_ERROR, "config.json", "%s",
+                  cfg ? "config.json: not a JSON object" : err.msg);
+        found = 1;
+    }
+    cJSON_Delete(cfg);
+    free(p);
+    return found;
+}
+
+/* The .safetensors files of a folder without index or model.safetensors:
+ * one is checked; none is no checkpoint (-1); several is a finding. */
+static int check_lone(audit_report *r, const char *dir, sut_error *err)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char *first = NULL;
+    int n = 0, found = 0;
+
+    if (!d) {
+        sut_error_set(err, "%s: cannot open folder: %s", dir, strerror(errno));
+        return -1;
+    }
+    while ((e = readdir(d)))
+        if (ends_with(e->d_name, ".safetensors") && is_file(dir, e->d_name) &&
+            n++ == 0 && !(first = strdup(e->d_name)))
+            r->oom = true;
+    closedir(d);
+    if (n == 0) {
+        sut_error_set(err, "%s: no model.safetensors, no %s and no .safetensors file",
+                      dir, INDEX_NAME);
+        found = -1;
+    } else if (n > 1) {
+        audit_add(r, "missing-index", AUDIT_ERROR, NULL,
+                  "%s: %d .safetensors files but no %s", dir, n, INDEX_NAME);
+        found = 1;
+    } else if (first) {
+        found = check_shard(r, dir, first);
+    }
+    free(first);
+    return found;
+}
+
+int audit_check_files(audit_report *r, const char *path, sut_error *err)
+{
+    struct stat st;
+    int found;
+
+    if (stat(path, &st) != 0) {
+        sut_error_set(err, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (S_ISREG(st.st_mode)) {
+        sut_error err2;
+        st_file *f = st_open(path, &err2);
+        if (f) {
+            st_free(f);
+            return 0;
+        }
+        audit_add(r, "invalid-shard", AUDIT_ERROR, sut_basename(path), "%s", err2.msg);
+        return 1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        sut_error_set(err, "%s: not a file or folder", path);
+        return -1;
+    }
+    if (is_file(path, INDEX_NAME))
+        found = check_index(r, path);
+    else if (is_file(path, "model.safetensors"))
+        found = check_shard(r, path, "model.safetensors");
+    else
+        found = check_lone(r, path, err);
+    if (found < 0)
+        return -1;
+    return found + check_config(r, path);
+}
+
+static audit_severity issue_severity(const char *code)
+{
+    if (strcmp(code, "index-mismatch") == 0)
+        return AUDIT_ERROR;
+    return AUDIT_WARNING;
+}
+
+void audit_check_issues(audit_report *r)
+{
+    struct stat st;
+    size_t i;
+
+    for (i = 0; i < model_issue_count(r->m); i++) {
+        const model_issue *is = model_issue_at(r->m, i);
+        const char *place = strcmp(is->code, "unknown-architecture") == 0
+                            ? "config.json" : model_index_name(r->m);
+        audit_add(r, is->code, issue_severity(is->code), place, "%s", is->message);
+    }
+    if (!model_config(r->m) && stat(r->path, &st) == 0 && S_ISDIR(st.st_mode))
+        audit_add(r, "missing-config", AUDIT_WARNING, "config.json",
+                  "%s: no config.json: loaders cannot use the folder", r->path);
+}

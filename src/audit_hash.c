@@ -1,0 +1,271 @@
+/* audit_hash.c: hashing every tensor on a few threads, and layer
+ * signatures built from those hashes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "suture/audit.h"
+#include "audit_int.h"
+#include "checked.h"
+
+#define THREADS_MAX 8
+
+unsigned audit_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1 : n > THREADS_MAX ? THREADS_MAX : (unsigned)n;
+}
+
+struct pool {
+    pthread_mutex_t lock;
+    size_t next, n;
+    bool failed;
+    audit_job_fn fn;
+    void *ctx;
+    sut_error err;
+};
+
+/* Takes the next job index; false when none is left or a job failed. */
+static bool pool_take(struct pool *p, size_t *i)
+{
+    bool ok;
+
+    pthread_mutex_lock(&p->lock);
+    ok = !p->failed && p->next < p->n;
+    if (ok)
+        *i = p->next++;
+    pthread_mutex_unlock(&p->lock);
+    return ok;
+}
+
+static void *pool_worker(void *arg)
+{
+    struct pool *p = arg;
+    sut_error err;
+    size_t i;
+
+    while (pool_take(p, &i)) {
+        if (p->fn(p->ctx, i, &err) == 0)
+            continue;
+        pthread_mutex_lock(&p->lock);
+        if (!p->failed)
+            p->err = err;
+        p->failed = true;
+        pthread_mutex_unlock(&p->lock);
+    }
+    return NULL;
+}
+
+int audit_parallel(size_t n, unsigned threads, audit_job_fn fn, void *ctx,
+                   sut_error *err)
+{
+    struct pool p = {.n = n, .fn = fn, .ctx = ctx};
+    pthread_t tid[THREADS_MAX];
+    unsigned i, started = 0;
+
+    if (threads == 0)
+        threads = audit_default_threads();
+    if (threads > THREADS_MAX)
+        threads = THREADS_MAX;
+    if (threads > n)
+        threads = (unsigned)n;
+    pthread_mutex_init(&p.lock, NULL);
+    for (i = 1; i < threads; i++)
+        if (pthread_create(&tid[started], NULL, pool_worker, &p) == 0)
+            started++;
+    pool_worker(&p);
+    for (i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+    pthread_mutex_destroy(&p.lock);
+    if (p.failed && err)
+        *err = p.err;
+    return p.failed ? -1 : 0;
+}
+
+struct hash_job {
+    const model *m;
+    const int *fds;
+    const size_t *order;    /* tensor indices, largest first */
+    xfer_hash *out;
+};
+
+static int hash_one(void *ctx, size_t k, sut_error *err)
+{
+    const struct hash_job *j = ctx;
+    size_t i = j->order[k];
+    const model_tensor *t = model_tensor_at(j->m, i);
+    const st_file *f = model_shard(j->m, t->shard);
+
+    if (xfer_hash_range(j->fds[t->shard], st_data_start(f) + t->t->begin,
+                        st_tensor_bytes(t->t), &j->out[i], err) == 0)
+        return 0;
+    sut_error_prefix(err, "%s: tensor '%s'", model_shard_name(j->m, t->shard), t->t->name);
+    return -1;
+}
+
+static int cmp_size_desc(const void *a, const void *b, void *ctx)
+{
+    const model *m = ctx;
+    uint64_t x = st_tensor_bytes(model_tensor_at(m, *(const size_t *)a)->t);
+    uint64_t y = st_tensor_bytes(model_tensor_at(m, *(const size_t *)b)->t);
+
+    return (x < y) - (x > y);
+}
+
+static int open_shards(const model *m, int *fds, sut_error *err)
+{
+    size_t i;
+
+    for (i = 0; i < model_shard_count(m); i++) {
+        const char *p = st_path(model_shard(m, i));
+        if ((fds[i] = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
+            sut_error_set(err, "%s: cannot open: %s", p, strerror(errno));
+            return -1;
+        }
+        xfer_advise(fds[i], 0, 0);
+    }
+    return 0;
+}
+
+int audit_hash_model(const model *m, unsigned threads, xfer_hash *out,
+                     sut_error *err)
+{
+    size_t i, n = model_tensor_count(m), ns = model_shard_count(m);
+    int *fds = malloc((ns ? ns : 1) * sizeof(*fds));
+    size_t *order = malloc((n ? n : 1) * sizeof(*order));
+    struct hash_job job = {m, fds, order, out};
+    int rc = -1;
+
+    if (!fds || !order) {
+        sut_error_set(err, "%s: out of memory", model_path(m));
+        goto out;
+    }
+    for (i = 0; i < ns; i++)
+        fds[i] = -1;
+    for (i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof(*order), cmp_size_desc, (void *)m);
+    if (open_shards(m, fds, err) == 0)
+        rc = audit_parallel(n, threads, hash_one, &job, err);
+out:
+    for (i = 0; fds && i < ns; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(fds);
+    free(order);
+    return rc;
+}
+
+static int cmp_local(const void *a, const void *b, void *ctx)
+{
+    const model *m = ctx;
+
+    return strcmp(model_tensor_at(m, *(const size_t *)a)->local,
+                  model_tensor_at(m, *(const size_t *)b)->local);
+}
+
+/* The tensor indices of layer i sorted by their names within the layer,
+ * in a new array (count in *n); NULL when out of memory. */
+static size_t *sorted_layer(const model *m, unsigned i, size_t *n)
+{
+    const size_t *idx = model_layer_tensors(m, i, n);
+    size_t *s = malloc((*n ? *n : 1) * sizeof(*s));
+
+    if (!s)
+        return NULL;
+    if (*n)
+        memcpy(s, idx, *n * sizeof(*s));
+    qsort_r(s, *n, sizeof(*s), cmp_local, (void *)m);
+    return s;
+}
+
+/* A 64-bit key over the layer's names, dtypes, shapes and hashes. */
+static int layer_key(const audit_hashed *h, unsigned i, uint64_t *key)
+{
+    size_t k, n;
+    size_t *s = sorted_layer(h->m, i, &n);
+    XXH3_state_t *st = XXH3_createState();
+    int rc = -1;
+
+    if (s && st && XXH3_64bits_reset(st) == XXH_OK) {
+        for (k = 0; k < n; k++) {
+            const model_tensor *t = model_tensor_at(h->m, s[k]);
+            uint32_t dt = (uint32_t)t->t->dtype;
+            XXH3_64bits_update(st, t->local, strlen(t->local) + 1);
+            XXH3_64bits_update(st, &dt, sizeof(dt));
+            XXH3_64bits_update(st, t->t->shape, t->t->ndim * sizeof(uint64_t));
+            XXH3_64bits_update(st, &h->hashes[s[k]], sizeof(xfer_hash));
+        }
+        *key = XXH3_64bits_digest(st);
+        rc = 0;
+    }
+    XXH3_freeState(st);
+    free(s);
+    return rc;
+}
+
+int audit_hash_fill(audit_hashed *h, unsigned threads, sut_error *err)
+{
+    size_t n = model_tensor_count(h->m), size;
+    unsigned i, nl = model_layer_count(h->m);
+
+    if (ck_array(n ? n : 1, sizeof(*h->hashes), &size) != 0 ||
+        !(h->hashes = calloc(1, size)) ||
+        !(h->layer_keys = calloc(nl ? nl : 1, sizeof(*h->layer_keys)))) {
+        sut_error_set(err, "%s: out of memory", model_path(h->m));
+        return -1;
+    }
+    if (audit_hash_model(h->m, threads, h->hashes, err) != 0)
+        return -1;
+    for (i = 0; i < nl; i++)
+        if (layer_key(h, i, &h->layer_keys[i]) != 0) {
+            sut_error_set(err, "%s: out of memory", model_path(h->m));
+            return -1;
+        }
+    return 0;
+}
+
+static bool tensors_equal(const audit_hashed *x, size_t a, const audit_hashed *y,
+                          size_t b)
+{
+    const model_tensor *s = model_tensor_at(x->m, a), *t = model_tensor_at(y->m, b);
+
+    return strcmp(s->local, t->local) == 0 && s->t->dtype == t->t->dtype &&
+           s->t->ndim == t->t->ndim &&
+           (s->t->ndim == 0 ||
+            memcmp(s->t->shape, t->t->shape, s->t->ndim * sizeof(uint64_t)) == 0) &&
+           x->hashes[a].lo == y->hashes[b].lo && x->hashes[a].hi == y->hashes[b].hi;
+}
+
+bool audit_layers_equal(const audit_hashed *x, unsigned a,
+                        const audit_hashed *y, unsigned b)
+{
+    size_t na, nb, k;
+    size_t *sa, *sb;
+    bool eq;
+
+    if (x->layer_keys[a] != y->layer_keys[b])
+        return false;
+    sa = sorted_layer(x->m, a, &na);
+    sb = sorted_layer(y->m, b, &nb);
+    eq = sa && sb && na == nb && na > 0;
+    for (k = 0; eq && k < na; k++)
+        eq = tensors_equal(x, sa[k], y, sb[k]);
+    free(sa);
+    free(sb);
+    return eq;
+}
+
+void audit_hashed_clear(audit_hashed *h)
+{
+    model_free(h->m);
+    free(h->hashes);
+    free(h->layer_keys);
+    free(h->name);
+    memset(h, 0, sizeof(*h));
+}

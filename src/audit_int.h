@@ -1,0 +1,104 @@
+/* audit_int.h: what the audit's source files share (not public). */
+#ifndef SUTURE_AUDIT_INT_H
+#define SUTURE_AUDIT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "suture/audit.h"
+
+/* A model opened for provenance with the hashes of all its tensors. */
+typedef struct audit_hashed {
+    char *name;
+    model *m;
+    xfer_hash *hashes;       /* model_tensor_count(m) entries */
+    uint64_t *layer_keys;    /* model_layer_count(m) entries */
+} audit_hashed;
+
+struct audit_report {
+    char *path;
+    model *m;                /* NULL when the folder could not be opened */
+    audit_finding *findings;
+    size_t nfindings;
+    bool oom;                /* a finding could not be recorded */
+    uint64_t expected;       /* 0: unknown */
+    uint64_t redundant;      /* parameters of a redundant head, or 0 */
+    audit_hashed self;       /* the audited model's hashes */
+    unsigned **groups;       /* duplicate groups */
+    size_t *group_sizes;
+    size_t ngroups;
+    audit_slice *slices;
+    size_t nslices;
+    audit_hashed *bases;
+    size_t nbases;
+    audit_origin *origins;
+    size_t norigins;
+    audit_seam *seams;
+    size_t nseams;
+};
+
+/* Records a finding; place may be NULL. Out of memory sets r->oom. */
+void audit_add(audit_report *r, const char *code, audit_severity sev,
+               const char *place, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Runs fn(ctx, i, err) for every i in [0, n) on up to `threads` threads
+ * (0: the default). Stops at the first failure, whose err is kept. 0 or
+ * -1. */
+typedef int (*audit_job_fn)(void *ctx, size_t i, sut_error *err);
+int audit_parallel(size_t n, unsigned threads, audit_job_fn fn, void *ctx,
+                   sut_error *err);
+
+/* The default number of threads: the cores online, 1 to 8. */
+unsigned audit_default_threads(void);
+
+/* Checks the folder's files before the model is opened: the index's
+ * shard names and files, each shard by the reader's rules, config.json.
+ * Returns the number of error findings added, or -1 with err set when
+ * path holds no checkpoint at all. */
+int audit_check_files(audit_report *r, const char *path, sut_error *err);
+
+/* Turns the model's lenient-mode issues into findings. */
+void audit_check_issues(audit_report *r);
+
+/* Config vs tensors: layer count, layer tensors, per-layer arrays, dtypes,
+ * tensors outside the family's places. */
+void audit_check_layers(audit_report *r);
+
+/* The parameters the config of m implies (tied head not counted), or 0
+ * when the family is not one it knows. */
+uint64_t audit_expected_params(const model *m);
+
+/* Hash-based checks: the head of a tied model, the parameter count,
+ * duplicate layers, provenance against the bases. 0 or -1 (err set) when
+ * a read fails. */
+int audit_check_head(audit_report *r);
+void audit_check_params(audit_report *r);
+int audit_find_duplicates(audit_report *r);
+int audit_trace(audit_report *r, arch_table *arches, const audit_options *opt,
+                sut_error *err);
+
+/* Hashes m's tensors and its layer keys into h (h->m set by the caller). */
+int audit_hash_fill(audit_hashed *h, unsigned threads, sut_error *err);
+void audit_hashed_clear(audit_hashed *h);
+
+/* True when layer a of x and layer b of y hold the same tensors (names
+ * within the layer, dtypes, shapes) with byte-identical data. */
+bool audit_layers_equal(const audit_hashed *x, unsigned a,
+                        const audit_hashed *y, unsigned b);
+
+/* The first tensor of m that is its output head (output) or its input
+ * embedding, by the family's names; NULL when none. */
+const model_tensor *audit_find_role(const model *m, bool output);
+
+/* True for a non-persistent buffer a loader ignores (rotary inv_freq). */
+bool audit_is_buffer(const char *name);
+
+/* n with thousands separators ("9,241,705,984") into buf. */
+const char *audit_commas(uint64_t n, char *buf, size_t size);
+
+/* "4-7" or "4" into buf. */
+const char *audit_range(unsigned first, unsigned last, char *buf, size_t size);
+
+#endif
