@@ -12,10 +12,14 @@
 #include "suture/error.h"
 #include "suture/safetensors.h"
 
+/* The most layers a slice may name and an output may have. */
+#define RECIPE_LAYER_MAX (1u << 20)
+
 typedef struct recipe_model {
     char *name;   /* the key in "models" */
     char *path;   /* resolved: relative paths are joined to the recipe's
                      folder (or the current folder for a compact spec) */
+    char *given;  /* the path as written in the recipe */
 } recipe_model;
 
 /* A scale rule of a slice. It applies to the layer tensors whose name
@@ -90,10 +94,15 @@ int recipe_parse_size(const char *s, uint64_t *out);
 cJSON *recipe_to_json(const recipe *r);
 
 /* The scale of in-layer tensor `local` at position k (0-based) of a slice
- * of n layers: the first matching rule's value (interpolated for a
- * gradient), or 1.0 when no rule matches. */
+ * of n layers (n = end - start): the first matching rule's value, or 1.0
+ * when no rule matches. A gradient of m values is read as mergekit does:
+ * t = k / (n - 1) (t = 1 when n == 1), x = t * (m - 1), and the value is
+ * interpolated linearly between values[floor(x)] and the next one. */
 double recipe_scale_for(const recipe_slice *s, const char *local,
                         unsigned k, unsigned n);
+
+/* The index of the model named name, or -1. */
+long recipe_model_index(const recipe *r, const char *name);
 
 void recipe_free(recipe *r);
 
