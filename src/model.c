@@ -70,7 +70,8 @@ void model_free(model *m)
     if (!m)
         return;
     for (i = 0; i < m->nshards; i++) {
-        st_free(m->shards[i]);
+        if (m->shards)
+            st_free(m->shards[i]);
         free(m->shard_names[i]);
     }
     for (i = 0; i < m->nissues; i++)

@@ -46,8 +46,9 @@ expect_eq() {
     if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "got: $2" "want: $3"; fi
 }
 
-# jq-free JSON field reader for tests: pyjson EXPR < json  (python3)
-pyjson() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+# jq-free JSON field reader for tests: pyjson EXPR < json prints repr((EXPR))
+# with the JSON as d, so a tuple prints as one value (python3)
+pyjson() { python3 -c "import json,sys; d=json.load(sys.stdin); print(repr(($1)))"; }
 
 have_fixtures() { [ -d "$FIX/hf" ]; }
 
