@@ -94,18 +94,60 @@ struct hash_job {
     xfer_hash *out;
 };
 
+/* True when [off, off + len) of fd is a hole of a sparse file: no data,
+ * so its bytes read as zeros. */
+static bool is_hole(int fd, uint64_t off, uint64_t len)
+{
+    off_t next;
+
+    if (len == 0 || off > INT64_MAX - len)
+        return false;
+    next = lseek(fd, (off_t)off, SEEK_DATA);
+    if (next < 0)
+        return errno == ENXIO;
+    return (uint64_t)next >= off + len;
+}
+
+/* The XXH3-128 of len zero bytes, as xfer_hash_range would read them. */
+static int hash_zeros(uint64_t len, xfer_hash *out, sut_error *err)
+{
+    static const char zeros[1 << 16];
+    XXH3_state_t *st = XXH3_createState();
+    XXH128_hash_t h;
+    int rc = -1;
+
+    if (!st || XXH3_128bits_reset(st) != XXH_OK) {
+        sut_error_set(err, "out of memory");
+        goto out;
+    }
+    while (len > 0) {
+        size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+        XXH3_128bits_update(st, zeros, n);
+        len -= n;
+    }
+    h = XXH3_128bits_digest(st);
+    *out = (xfer_hash){h.low64, h.high64};
+    rc = 0;
+out:
+    XXH3_freeState(st);
+    return rc;
+}
+
 static int hash_one(void *ctx, size_t k, sut_error *err)
 {
     const struct hash_job *j = ctx;
     size_t i = j->order[k];
     const model_tensor *t = model_tensor_at(j->m, i);
     const st_file *f = model_shard(j->m, t->shard);
+    uint64_t off = st_data_start(f) + t->t->begin, len = st_tensor_bytes(t->t);
+    int fd = j->fds[t->shard];
+    int rc = is_hole(fd, off, len) ? hash_zeros(len, &j->out[i], err)
+                                   : xfer_hash_range(fd, off, len, &j->out[i], err);
 
-    if (xfer_hash_range(j->fds[t->shard], st_data_start(f) + t->t->begin,
-                        st_tensor_bytes(t->t), &j->out[i], err) == 0)
-        return 0;
-    sut_error_prefix(err, "%s: tensor '%s'", model_shard_name(j->m, t->shard), t->t->name);
-    return -1;
+    if (rc != 0)
+        sut_error_prefix(err, "%s: tensor '%s'", model_shard_name(j->m, t->shard),
+                         t->t->name);
+    return rc;
 }
 
 static int cmp_size_desc(const void *a, const void *b, void *ctx)

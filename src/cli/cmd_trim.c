@@ -1,9 +1,102 @@
-/* cmd_trim.c: placeholder until the command is written. */
+/* cmd_trim.c: suture trim PATH (-o OUT | --in-place) [--force] [--arch-file F] */
+#include <stdio.h>
+#include <string.h>
+
+#include "suture/trim.h"
 #include "cli.h"
+
+static const char usage[] =
+    "usage: suture trim PATH (-o OUT | --in-place) [--force] [--arch-file F]\n"
+    "Removes the lm_head a tied model stores for nothing (byte-identical to the\n"
+    "embeddings; --force also drops one that differs). Only the shard that held\n"
+    "it is rewritten and the index fixed; every other file is kept as it is.\n"
+    "-o OUT writes a new folder (OUT must not exist); --in-place replaces the\n"
+    "files atomically. Exit 0 when trimmed or when there is nothing to trim,\n"
+    "2 when refused.\n";
+
+struct args {
+    const char *path, *arch_file;
+    trim_options opt;
+    bool in_place;
+};
+
+static int parse(int argc, char **argv, struct args *a)
+{
+    int i, rc = 0;
+
+    for (i = 1; i < argc && rc == 0; i++) {
+        const char *s = argv[i];
+        bool more = i + 1 < argc;
+        if (strcmp(s, "--in-place") == 0)
+            a->in_place = true;
+        else if (strcmp(s, "--force") == 0)
+            a->opt.force = true;
+        else if ((strcmp(s, "-o") == 0 || strcmp(s, "--output") == 0) && more)
+            a->opt.out = argv[++i];
+        else if (strcmp(s, "--arch-file") == 0 && more)
+            a->arch_file = argv[++i];
+        else if (s[0] == '-' && s[1])
+            rc = cli_usage_error("trim", "unknown or incomplete option '%s'", s);
+        else if (a->path)
+            rc = cli_usage_error("trim", "one PATH only ('%s' and '%s')", a->path, s);
+        else
+            a->path = s;
+    }
+    if (rc != 0)
+        return rc;
+    if (!a->path)
+        return cli_usage_error("trim", "no PATH given (see 'suture trim --help')");
+    if (!a->opt.out == !a->in_place)
+        return cli_usage_error("trim", "give exactly one of -o OUT and --in-place");
+    return 0;
+}
+
+static void print_result(const trim_result *res, const struct args *a)
+{
+    char params[32], bytes[32];
+
+    if (!res->trimmed) {
+        printf("nothing to trim: %s%s\n", res->reason,
+               a->opt.out ? " (no output written)" : "");
+        return;
+    }
+    if (res->stale)
+        printf("removed %u temporary file%s of an interrupted run\n", res->stale,
+               res->stale == 1 ? "" : "s");
+    if (!res->identical)
+        printf("dropped '%s' although it differs from the embeddings (--force): "
+               "loaders were ignoring it\n", res->tensor);
+    printf("removed '%s' from %s%s: %s parameters, %s\n", res->tensor, res->shard,
+           res->shard_dropped ? " (the shard held nothing else and is gone)" : "",
+           cli_commas(res->parameters, params, sizeof(params)),
+           cli_bytes(res->bytes, bytes, sizeof(bytes)));
+    printf("%s %s\n", a->opt.out ? "wrote" : "trimmed in place:",
+           a->opt.out ? a->opt.out : a->path);
+}
 
 int cmd_trim(int argc, char **argv)
 {
-    sut_error err = {"not implemented yet"};
+    struct args a = {0};
+    trim_result res;
+    sut_error err;
+    arch_table *t;
+    int rc = EXIT_USAGE;
 
-    return cli_fail(argv[0], &err);
+    if (argc == 2 && cli_is_help(argv[1])) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (parse(argc, argv, &a) != 0)
+        return EXIT_USAGE;
+    if (!(t = arch_table_new(&err)) ||
+        (a.arch_file && arch_table_load(t, a.arch_file, &err) != 0) ||
+        trim_run(a.path, t, &a.opt, &res, &err) != 0) {
+        cli_fail("trim", &err);
+        goto out;
+    }
+    print_result(&res, &a);
+    rc = EXIT_OK;
+out:
+    arch_table_free(t);
+    return rc;
 }

@@ -1,0 +1,704 @@
+/* trim.c: removes the redundant lm_head of a tied model (see trim.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "suture/trim.h"
+#include "suture/model.h"
+#include "suture/safetensors.h"
+#include "suture/xfer.h"
+#include "audit_int.h"
+#include "checked.h"
+#include "util.h"
+
+#define INDEX_NAME "model.safetensors.index.json"
+#define JSON_MAX (100u << 20)
+#define TMP_TAG ".suture-tmp-"
+#define LINK_MIN (1 << 20)
+
+struct trim {
+    model *m;
+    const model_tensor *head, *emb;
+    bool drop;               /* the head's shard holds nothing else */
+};
+
+/* ---- deciding ---- */
+
+/* The issues of an in-place trim cut short between its renames: the head
+ * left in its shard but gone from the index, and total_size. */
+static bool resumable(const model *m, const char *head)
+{
+    char needle[300];
+    size_t i;
+
+    snprintf(needle, sizeof(needle), "tensor '%s' is in '", head);
+    for (i = 0; i < model_issue_count(m); i++) {
+        const model_issue *is = model_issue_at(m, i);
+        if (strcmp(is->code, "total-size-mismatch") != 0 &&
+            !(strcmp(is->code, "index-mismatch") == 0 && strstr(is->message, needle)))
+            return false;
+    }
+    return true;
+}
+
+static int open_model(struct trim *t, const char *path, arch_table *arches,
+                      sut_error *err)
+{
+    struct stat st;
+    const arch_family *f;
+
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        sut_error_set(err, "%s: not a model folder", path);
+        return -1;
+    }
+    if (!(t->m = model_open(path, arches, MODEL_LENIENT, err)))
+        return -1;
+    f = model_arch(t->m);
+    if (!model_config(t->m) || f->inferred) {
+        sut_error_set(err, "%s: %s: cannot tell whether the head is tied", path,
+                      model_config(t->m) ? "config.json names no known architecture"
+                                         : "no config.json");
+        return -1;
+    }
+    t->head = audit_find_role(t->m, true);
+    t->emb = audit_find_role(t->m, false);
+    if (model_issue_count(t->m) > 0 && (!t->head || !resumable(t->m, t->head->t->name))) {
+        sut_error_set(err, "%s (see suture audit)", model_issue_at(t->m, 0)->message);
+        return -1;
+    }
+    return 0;
+}
+
+static int hash_tensor(const model *m, const model_tensor *t, xfer_hash *h,
+                       sut_error *err)
+{
+    const st_file *f = model_shard(m, t->shard);
+    int fd = open(st_path(f), O_RDONLY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0) {
+        sut_error_set(err, "%s: cannot open: %s", st_path(f), strerror(errno));
+        return -1;
+    }
+    rc = xfer_hash_range(fd, st_data_start(f) + t->t->begin, st_tensor_bytes(t->t), h, err);
+    close(fd);
+    if (rc != 0)
+        sut_error_prefix(err, "%s: tensor '%s'", model_shard_name(m, t->shard), t->t->name);
+    return rc;
+}
+
+static int same_as_embeddings(const struct trim *t, bool *same, sut_error *err)
+{
+    const st_tensor *a = t->head->t, *b = t->emb->t;
+    xfer_hash x, y;
+
+    *same = false;
+    if (a->dtype != b->dtype || a->ndim != b->ndim ||
+        (a->ndim && memcmp(a->shape, b->shape, a->ndim * sizeof(uint64_t)) != 0))
+        return 0;
+    if (hash_tensor(t->m, t->head, &x, err) != 0 || hash_tensor(t->m, t->emb, &y, err) != 0)
+        return -1;
+    *same = x.lo == y.lo && x.hi == y.hi;
+    return 0;
+}
+
+/* 1: trim; 0: nothing to trim (res->reason set); -1: refused. */
+static int decide(struct trim *t, const trim_options *opt, trim_result *res,
+                  sut_error *err)
+{
+    const char *path = model_path(t->m);
+
+    if (!t->head) {
+        snprintf(res->reason, sizeof(res->reason), "%s: no '%s' is stored", path,
+                 model_arch(t->m)->head_name);
+        return 0;
+    }
+    if (!model_tied(t->m)) {
+        snprintf(res->reason, sizeof(res->reason), "%s: config.json does not tie '%s' "
+                 "to the embeddings: loaders use it", path, t->head->t->name);
+        return 0;
+    }
+    if (!t->emb) {
+        sut_error_set(err, "%s: the model ties its head to embeddings it does not store", path);
+        return -1;
+    }
+    if (same_as_embeddings(t, &res->identical, err) != 0)
+        return -1;
+    if (!res->identical && !opt->force) {
+        sut_error_set(err, "%s: '%s' differs from '%s' (tied-head-conflict): loaders use "
+                      "the embeddings; --force drops the head anyway", path,
+                      t->head->t->name, t->emb->t->name);
+        return -1;
+    }
+    t->drop = model_index_name(t->m) && st_count(model_shard(t->m, t->head->shard)) == 1;
+    res->parameters = t->head->t->elements;
+    res->bytes = st_tensor_bytes(t->head->t);
+    snprintf(res->tensor, sizeof(res->tensor), "%s", t->head->t->name);
+    snprintf(res->shard, sizeof(res->shard), "%s", model_shard_name(t->m, t->head->shard));
+    res->shard_dropped = t->drop;
+    return 1;
+}
+
+/* ---- the new shard ---- */
+
+static int cmp_begin(const void *a, const void *b)
+{
+    const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
+
+    return (x->begin > y->begin) - (x->begin < y->begin);
+}
+
+/* "suture.sources" without the head's entry (a new string), or NULL to
+ * keep the value as it is. */
+static char *sources_without(const char *value, const char *head)
+{
+    cJSON *root = sut_json_parse(value, strlen(value), "suture.sources", NULL);
+    char *text = NULL;
+
+    if (cJSON_IsObject(root) && cJSON_GetObjectItemCaseSensitive(root, head)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, head);
+        text = cJSON_PrintUnformatted(root);
+    }
+    cJSON_Delete(root);
+    return text;
+}
+
+static int copy_meta(st_writer *w, const st_file *f, const char *head, sut_error *err)
+{
+    size_t i;
+
+    for (i = 0; i < st_meta_count(f); i++) {
+        const char *key = st_meta_key(f, i);
+        char *fixed;
+        int rc;
+        if (strcmp(key, "format") == 0)
+            continue;
+        fixed = strcmp(key, "suture.sources") == 0
+                ? sources_without(st_meta_value(f, i), head) : NULL;
+        rc = st_writer_meta(w, key, fixed ? fixed : st_meta_value(f, i), err);
+        free(fixed);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Copies the tensors' data in runs of adjacent ranges. */
+static int copy_data(st_writer *w, const st_file *f, const st_tensor **ts, size_t n,
+                     sut_error *err)
+{
+    int fd = open(st_path(f), O_RDONLY | O_CLOEXEC);
+    size_t i = 0, j;
+    int rc = 0;
+
+    if (fd < 0) {
+        sut_error_set(err, "%s: cannot open: %s", st_path(f), strerror(errno));
+        return -1;
+    }
+    while (rc == 0 && i < n) {
+        for (j = i; j + 1 < n && ts[j + 1]->begin == ts[j]->end; j++)
+            ;
+        rc = st_writer_copy(w, fd, st_data_start(f) + ts[i]->begin,
+                            ts[j]->end - ts[i]->begin, err);
+        i = j + 1;
+    }
+    close(fd);
+    return rc;
+}
+
+/* Writes the head's shard without the head to dst. */
+static int write_shard(const struct trim *t, const char *dst, sut_error *err)
+{
+    const st_file *f = model_shard(t->m, t->head->shard);
+    size_t i, n = 0, count = st_count(f);
+    const st_tensor **ts = malloc((count ? count : 1) * sizeof(*ts));
+    st_writer *w = NULL;
+    int rc = -1;
+
+    if (!ts) {
+        sut_error_set(err, "%s: out of memory", dst);
+        goto out;
+    }
+    for (i = 0; i < count; i++)
+        if (st_at(f, i) != t->head->t)
+            ts[n++] = st_at(f, i);
+    qsort(ts, n, sizeof(*ts), cmp_begin);
+    if (!(w = st_writer_create(dst, err)) || copy_meta(w, f, t->head->t->name, err) != 0)
+        goto out;
+    for (i = 0; i < n; i++)
+        if (st_writer_add(w, ts[i]->name, ts[i]->dtype, ts[i]->ndim, ts[i]->shape, err) != 0)
+            goto out;
+    if (st_writer_begin(w, err) != 0 || copy_data(w, f, ts, n, err) != 0 ||
+        st_writer_finish(w, err) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc != 0)
+        sut_error_prefix(err, "%s", model_shard_name(t->m, t->head->shard));
+    st_writer_free(w);
+    free(ts);
+    return rc;
+}
+
+/* ---- the new index ---- */
+
+/* cJSON's tabs as the two-space indent Hugging Face writes: a raw tab in
+ * cJSON's output is always layout (tabs in strings are escaped). */
+static char *hf_layout(const char *text)
+{
+    size_t i, o = 0, len = strlen(text);
+    char *out = malloc(2 * len + 2);
+    bool line_start = true;
+
+    if (!out)
+        return NULL;
+    for (i = 0; i < len; i++) {
+        if (text[i] == '\t') {
+            memcpy(out + o, line_start ? "  " : " ", line_start ? 2 : 1);
+            o += line_start ? 2 : 1;
+            continue;
+        }
+        line_start = text[i] == '\n';
+        out[o++] = text[i];
+    }
+    out[o++] = '\n';
+    out[o] = '\0';
+    return out;
+}
+
+static int set_total(cJSON *root, uint64_t total)
+{
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+    cJSON *num = cJSON_CreateNumber((double)total);
+
+    if (!num)
+        return -1;
+    if (!cJSON_IsObject(meta)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "metadata");
+        if (!(meta = cJSON_AddObjectToObject(root, "metadata"))) {
+            cJSON_Delete(num);
+            return -1;
+        }
+    }
+    if (cJSON_GetObjectItemCaseSensitive(meta, "total_size"))
+        return cJSON_ReplaceItemInObjectCaseSensitive(meta, "total_size", num) ? 0 : -1;
+    return cJSON_AddItemToObject(meta, "total_size", num) ? 0 : -1;
+}
+
+/* Writes the index without the head, with the right total_size, to dst. */
+static int write_index(const struct trim *t, const char *dst, sut_error *err)
+{
+    char *src = sut_path_join(model_dir(t->m), INDEX_NAME);
+    cJSON *root = src ? sut_json_read_file(src, JSON_MAX, err) : NULL;
+    char *text = NULL, *out = NULL;
+    uint64_t total = model_data_bytes(t->m) - st_tensor_bytes(t->head->t);
+    int rc = -1;
+
+    if (!root)
+        goto out;
+    cJSON_DeleteItemFromObjectCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "weight_map"), t->head->t->name);
+    if (set_total(root, total) != 0 || !(text = cJSON_Print(root)) || !(out = hf_layout(text))) {
+        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        goto out;
+    }
+    rc = sut_write_file(dst, out, strlen(out), err);
+out:
+    if (!src)
+        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+    cJSON_Delete(root);
+    free(text);
+    free(out);
+    free(src);
+    return rc;
+}
+
+/* ---- temporary names and stale files ---- */
+
+/* "DIR/.NAME.suture-tmp-PID" (caller frees), or NULL. */
+static char *tmp_name(const char *dir, const char *name)
+{
+    char *base, *p;
+    size_t n = strlen(name) + 64;
+
+    if (!(base = malloc(n)))
+        return NULL;
+    snprintf(base, n, ".%s" TMP_TAG "%ld", name, (long)getpid());
+    p = sut_path_join(dir, base);
+    free(base);
+    return p;
+}
+
+/* True for ".X.suture-tmp-PID" whose process no longer runs. */
+static bool stale(const char *name)
+{
+    const char *tag = strstr(name, TMP_TAG);
+    char *end;
+    long pid;
+
+    if (name[0] != '.' || !tag)
+        return false;
+    pid = strtol(tag + strlen(TMP_TAG), &end, 10);
+    return *end == '\0' && pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) != 0 &&
+           errno == ESRCH;
+}
+
+static int remove_tree(const char *path);
+
+static int remove_entry(const char *dir, const char *name)
+{
+    char *p = sut_path_join(dir, name);
+    struct stat st;
+    int rc = -1;
+
+    if (p && lstat(p, &st) == 0)
+        rc = S_ISDIR(st.st_mode) ? remove_tree(p) : unlink(p);
+    free(p);
+    return rc;
+}
+
+/* Removes a folder and everything in it. 0 or -1. */
+static int remove_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int rc = 0;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            remove_entry(path, e->d_name) != 0)
+            rc = -1;
+    closedir(d);
+    return rmdir(path) == 0 ? rc : -1;
+}
+
+/* Removes the temporary files or folders of killed runs in dir whose
+ * names start with ".PREFIX" (any when prefix is NULL). */
+static unsigned remove_stale(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    unsigned n = 0;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d)))
+        if (stale(e->d_name) &&
+            (!prefix || strncmp(e->d_name + 1, prefix, strlen(prefix)) == 0) &&
+            remove_entry(dir, e->d_name) == 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* ---- in place ---- */
+
+static int rename_in(const char *from, const char *to, sut_error *err)
+{
+    if (rename(from, to) == 0)
+        return 0;
+    sut_error_set(err, "%s: cannot rename into place: %s", to, strerror(errno));
+    return -1;
+}
+
+static int commit_in_place(const struct trim *t, const char *tmp_shard,
+                           const char *tmp_index, sut_error *err)
+{
+    const char *dir = model_dir(t->m);
+    char *shard = sut_path_join(dir, model_shard_name(t->m, t->head->shard));
+    char *index = sut_path_join(dir, INDEX_NAME);
+    int rc = -1;
+
+    if (!shard || !index) {
+        sut_error_set(err, "%s: out of memory", dir);
+        goto out;
+    }
+    if (tmp_index && rename_in(tmp_index, index, err) != 0)
+        goto out;
+    if (t->drop ? unlink(shard) != 0 : rename_in(tmp_shard, shard, err) != 0) {
+        if (t->drop)
+            sut_error_set(err, "%s: cannot remove: %s", shard, strerror(errno));
+        goto out;
+    }
+    rc = sut_fsync_dir(dir, err);
+out:
+    free(shard);
+    free(index);
+    return rc;
+}
+
+static int trim_in_place(const struct trim *t, trim_result *res, sut_error *err)
+{
+    const char *dir = model_dir(t->m);
+    char *tmp_shard = tmp_name(dir, model_shard_name(t->m, t->head->shard));
+    char *tmp_index = model_index_name(t->m) ? tmp_name(dir, INDEX_NAME) : NULL;
+    int rc = -1;
+
+    res->stale = remove_stale(dir, NULL);
+    if (!tmp_shard || (model_index_name(t->m) && !tmp_index)) {
+        sut_error_set(err, "%s: out of memory", dir);
+        goto out;
+    }
+    if ((!t->drop && write_shard(t, tmp_shard, err) != 0) ||
+        (tmp_index && write_index(t, tmp_index, err) != 0))
+        goto out;
+    rc = commit_in_place(t, tmp_shard, tmp_index, err);
+out:
+    if (rc != 0) {
+        if (tmp_shard)
+            unlink(tmp_shard);
+        if (tmp_index)
+            unlink(tmp_index);
+    }
+    free(tmp_shard);
+    free(tmp_index);
+    return rc;
+}
+
+/* ---- to a new folder ---- */
+
+static int copy_file(const char *src, const char *dst, mode_t mode, sut_error *err)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+    struct stat st;
+
+    if (in < 0 || fstat(in, &st) != 0) {
+        sut_error_set(err, "%s: cannot read: %s", src, strerror(errno));
+        goto out;
+    }
+    if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777)) < 0) {
+        sut_error_set(err, "%s: cannot create: %s", dst, strerror(errno));
+        goto out;
+    }
+    if (xfer_copy(in, 0, out, 0, (uint64_t)st.st_size, err) != 0) {
+        sut_error_prefix(err, "%s", src);
+        goto out;
+    }
+    if (fsync(out) != 0) {
+        sut_error_set(err, "%s: fsync failed: %s", dst, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) != 0 && rc == 0) {
+        sut_error_set(err, "%s: write failed: %s", dst, strerror(errno));
+        rc = -1;
+    }
+    return rc;
+}
+
+/* A hard link (through a symlink to its target) for a file of LINK_MIN
+ * bytes or more (weights nobody edits in place), else a copy. */
+static int link_or_copy(const char *src, const char *dst, const struct stat *st,
+                        sut_error *err)
+{
+    if (st->st_size >= LINK_MIN &&
+        linkat(AT_FDCWD, src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    return copy_file(src, dst, st->st_mode, err);
+}
+
+static int copy_tree(const char *src, const char *dst, const struct trim *t,
+                     bool top, sut_error *err);
+
+/* Copies one folder entry, unless trim writes it or it is a leftover. */
+static int copy_entry(const char *src, const char *dst, const char *name,
+                      const struct trim *t, bool top, sut_error *err)
+{
+    char *from = sut_path_join(src, name), *to = sut_path_join(dst, name);
+    struct stat st;
+    int rc = -1;
+
+    if (!from || !to) {
+        sut_error_set(err, "%s: out of memory", src);
+        goto out;
+    }
+    if (stat(from, &st) != 0) {
+        sut_error_set(err, "%s: cannot read: %s", from, strerror(errno));
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (mkdir(to, st.st_mode & 0777) != 0) {
+            sut_error_set(err, "%s: cannot create: %s", to, strerror(errno));
+            goto out;
+        }
+        rc = copy_tree(from, to, t, false, err);
+    } else {
+        rc = S_ISREG(st.st_mode) ? link_or_copy(from, to, &st, err) : 0;
+    }
+out:
+    free(from);
+    free(to);
+    return rc;
+}
+
+static bool written_by_trim(const struct trim *t, const char *name)
+{
+    return strcmp(name, model_shard_name(t->m, t->head->shard)) == 0 ||
+           (model_index_name(t->m) && strcmp(name, INDEX_NAME) == 0);
+}
+
+static int copy_tree(const char *src, const char *dst, const struct trim *t,
+                     bool top, sut_error *err)
+{
+    DIR *d = opendir(src);
+    struct dirent *e;
+    int rc = 0;
+
+    if (!d) {
+        sut_error_set(err, "%s: cannot open folder: %s", src, strerror(errno));
+        return -1;
+    }
+    while (rc == 0 && (e = readdir(d))) {
+        const char *name = e->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+            (name[0] == '.' && strstr(name, TMP_TAG)) || (top && written_by_trim(t, name)))
+            continue;
+        rc = copy_entry(src, dst, name, t, top, err);
+    }
+    closedir(d);
+    return rc == 0 ? sut_fsync_dir(dst, err) : -1;
+}
+
+/* The real path OUT will have; refuses an existing OUT or one inside in. */
+static char *check_out(const char *out, const char *in, sut_error *err)
+{
+    char *copy = strdup(out), *slash, *parent = NULL, *real_in = NULL, *res = NULL;
+    struct stat st;
+    size_t n;
+
+    if (!copy)
+        goto oom;
+    if (lstat(out, &st) == 0) {
+        sut_error_set(err, "%s: already exists; trim never replaces a folder", out);
+        goto out;
+    }
+    while ((n = strlen(copy)) > 1 && copy[n - 1] == '/')
+        copy[n - 1] = '\0';
+    slash = strrchr(copy, '/');
+    if (slash)
+        *slash = '\0';
+    if (!(parent = realpath(slash ? (*copy ? copy : "/") : ".", NULL)) ||
+        !(real_in = realpath(in, NULL))) {
+        sut_error_set(err, "%s: %s", parent ? in : out, strerror(errno));
+        goto out;
+    }
+    if (!(res = sut_path_join(parent, slash ? slash + 1 : copy)))
+        goto oom;
+    n = strlen(real_in);
+    if (strncmp(res, real_in, n) == 0 && (res[n] == '/' || res[n] == '\0')) {
+        sut_error_set(err, "%s: inside the input folder %s", out, in);
+        free(res);
+        res = NULL;
+    }
+    goto out;
+oom:
+    sut_error_set(err, "%s: out of memory", out);
+out:
+    free(copy);
+    free(parent);
+    free(real_in);
+    return res;
+}
+
+static int fill_staging(const struct trim *t, const char *stage, sut_error *err)
+{
+    char *shard = sut_path_join(stage, model_shard_name(t->m, t->head->shard));
+    char *index = sut_path_join(stage, INDEX_NAME);
+    int rc = -1;
+
+    if (!shard || !index)
+        sut_error_set(err, "%s: out of memory", stage);
+    else if (copy_tree(model_dir(t->m), stage, t, true, err) == 0 &&
+             (t->drop || write_shard(t, shard, err) == 0) &&
+             (!model_index_name(t->m) || write_index(t, index, err) == 0))
+        rc = sut_fsync_dir(stage, err);
+    free(shard);
+    free(index);
+    return rc;
+}
+
+/* Renames stage to out, never over something that appeared meanwhile. */
+static int rename_new(const char *stage, const char *out, sut_error *err)
+{
+    if (renameat2(AT_FDCWD, stage, AT_FDCWD, out, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS) {
+        sut_error_set(err, "%s: cannot rename into place: %s", out, strerror(errno));
+        return -1;
+    }
+    if (access(out, F_OK) == 0) {
+        sut_error_set(err, "%s: appeared while trimming; left as it is", out);
+        return -1;
+    }
+    return rename_in(stage, out, err);
+}
+
+/* Writes the trimmed model to the real path `real` (from check_out). */
+static int trim_to(const struct trim *t, const char *out, const char *real,
+                   trim_result *res, sut_error *err)
+{
+    char *slash, *parent = NULL, *stage = NULL;
+    int rc = -1;
+
+    slash = strrchr(real, '/');
+    if (!(parent = strndup(real, slash == real ? 1 : (size_t)(slash - real))) ||
+        !(stage = tmp_name(parent, slash + 1))) {
+        sut_error_set(err, "%s: out of memory", out);
+        goto out;
+    }
+    res->stale = remove_stale(parent, slash + 1);
+    if (mkdir(stage, 0755) != 0) {
+        sut_error_set(err, "%s: cannot create: %s", stage, strerror(errno));
+        free(stage);
+        stage = NULL;
+        goto out;
+    }
+    if (fill_staging(t, stage, err) != 0 || rename_new(stage, real, err) != 0)
+        goto out;
+    rc = sut_fsync_dir(parent, err);
+out:
+    if (rc != 0 && stage && access(stage, F_OK) == 0)
+        remove_tree(stage);
+    free(stage);
+    free(parent);
+    return rc;
+}
+
+int trim_run(const char *path, arch_table *arches, const trim_options *opt,
+             trim_result *res, sut_error *err)
+{
+    static const trim_options defaults;
+    struct trim t = {0};
+    char *real = NULL;
+    int rc = -1, what;
+
+    memset(res, 0, sizeof(*res));
+    if (!opt)
+        opt = &defaults;
+    if (open_model(&t, path, arches, err) != 0 ||
+        (opt->out && !(real = check_out(opt->out, path, err))))
+        goto out;
+    what = decide(&t, opt, res, err);
+    if (what <= 0) {
+        rc = what;
+        goto out;
+    }
+    rc = opt->out ? trim_to(&t, opt->out, real, res, err) : trim_in_place(&t, res, err);
+    res->trimmed = rc == 0;
+out:
+    free(real);
+    model_free(t.m);
+    return rc;
+}
