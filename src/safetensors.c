@@ -636,6 +636,11 @@ static int check_layout(const st_file *f, uint64_t data_len, const char *label,
         pos = t->end;
         prev = t;
     }
+    if (pos < data_len && f->count == 0) {
+        sut_error_set(err, "%s: %llu bytes of data after a header with no "
+                      "tensors", label, (unsigned long long)data_len);
+        goto out;
+    }
     if (pos < data_len) {
         sut_error_set(err, "%s: %llu bytes after the last tensor (data ends at "
                       "%llu, the data section has %llu)", label,

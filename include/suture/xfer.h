@@ -49,7 +49,8 @@ xfer_hash xfer_hash_mem(const void *buf, size_t n);
 void xfer_hash_hex(xfer_hash h, char out[33]);
 
 /* Advises the kernel that [off, off+len) of fd will be read sequentially
- * (posix_fadvise); failures are ignored. */
+ * (posix_fadvise; len 0 means to the end of the file); failures are
+ * ignored. */
 void xfer_advise(int fd, uint64_t off, uint64_t len);
 
 #endif
