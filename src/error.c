@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "suture/error.h"
+#include "util.h"
 
 void sut_error_set(sut_error *err, const char *fmt, ...)
 {
@@ -14,6 +15,7 @@ void sut_error_set(sut_error *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+    sut_one_line(err->msg);
 }
 
 void sut_error_prefix(sut_error *err, const char *fmt, ...)
@@ -28,6 +30,7 @@ void sut_error_prefix(sut_error *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+    sut_one_line(err->msg);
     n = strlen(err->msg);
     if (n + 2 < sizeof(err->msg)) {
         memcpy(err->msg + n, ": ", 3);

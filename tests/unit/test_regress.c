@@ -1,0 +1,119 @@
+/* test_regress.c: one case for each thing the fuzzers (tests/fuzz/) found,
+ * with the input that showed it, so it stays fixed. */
+#include <stdint.h>
+
+#include "testutil.h"
+#include "suture/safetensors.h"
+#include "suture/model.h"
+#include "suture/audit.h"
+
+/* Asserts msg is one non-empty line: no control characters. */
+static void assert_one_line(const char *msg)
+{
+    size_t i;
+
+    ck_assert_uint_gt(strlen(msg), 0);
+    for (i = 0; msg[i]; i++)
+        ck_assert_msg((unsigned char)msg[i] >= 0x20 && msg[i] != 0x7f,
+                      "control character 0x%02x at %zu in \"%s\"",
+                      (unsigned char)msg[i], i, msg);
+}
+
+/* Writes a safetensors file dir/name: 8-byte length, hdr, data_len zero
+ * bytes. */
+static void put_shard(const char *dir, const char *name, const char *hdr,
+                      size_t data_len)
+{
+    char path[512];
+    size_t n = strlen(hdr), i;
+    unsigned char *buf = calloc(1, 8 + n + data_len);
+
+    ck_assert_ptr_nonnull(buf);
+    for (i = 0; i < 8; i++)
+        buf[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    memcpy(buf + 8, hdr, n);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    tu_write(path, buf, 8 + n + data_len);
+    free(buf);
+}
+
+static void put_text(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    tu_write(path, text, strlen(text));
+}
+
+/* fuzz_header: a field name holding DEL (0x7f) went raw into the message
+ * "unknown field"; a JSON escape (\n, \u001b) in a tensor name put a line
+ * break or a terminal escape into messages. */
+START_TEST(header_message_control_characters)
+{
+    static const char *const hdrs[] = {
+        "{\"s\":{\"dtype\":\"F64\",\"shape\":[],\"data_\x7f" "ffsets\":[0,8]}}",
+        "{\"a\\nb\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[0,9]}}",
+        "{\"\\u001b[2J\":{\"dtype\":\"X\",\"shape\":[],\"data_offsets\":[0,8]}}",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+        sut_error err = {{0}};
+        st_file *f = st_parse_header(hdrs[i], strlen(hdrs[i]), 8,
+                                     "model.safetensors", &err);
+        ck_assert_ptr_null(f);
+        assert_one_line(err.msg);
+    }
+}
+END_TEST
+
+#define F32(name, b, e)                                                       \
+    "\"" name "\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[" #b "," #e "]}"
+
+/* fuzz_index: a weight_map key with a line break went raw into the
+ * lenient-mode issue and the audit's finding. */
+START_TEST(index_issue_control_characters)
+{
+    const char *dir = tu_tmpdir();
+    arch_table *t = arch_table_new(NULL);
+    sut_error err = {{0}};
+    audit_options opt = { NULL, 0, 1 };
+    audit_report *r;
+    model *m;
+    size_t i;
+
+    put_shard(dir, "model.safetensors", "{" F32("model.layers.0.w", 0, 8) "}", 8);
+    put_text(dir, "model.safetensors.index.json",
+             "{\"weight_map\":{\"model.layers.0.w\":\"model.safetensors\","
+             "\"x\\ny\\u001b\":\"model.safetensors\"}}");
+    m = model_open(dir, t, MODEL_STRICT, &err);
+    ck_assert_ptr_null(m);
+    tu_assert_contains(err.msg, "x?y?");
+    assert_one_line(err.msg);
+    m = model_open(dir, t, MODEL_LENIENT, &err);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_gt(model_issue_count(m), 0);
+    for (i = 0; i < model_issue_count(m); i++)
+        assert_one_line(model_issue_at(m, i)->message);
+    model_free(m);
+    r = audit_run(dir, t, &opt, &err);
+    ck_assert_ptr_nonnull(r);
+    for (i = 0; i < audit_finding_count(r); i++)
+        assert_one_line(audit_finding_at(r, i)->message);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+static Suite *regress_suite(void)
+{
+    Suite *s = suite_create("regress");
+    TCase *tc = tcase_create("fuzz");
+
+    tcase_add_test(tc, header_message_control_characters);
+    tcase_add_test(tc, index_issue_control_characters);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+SUT_TEST_MAIN(regress_suite)
