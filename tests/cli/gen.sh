@@ -220,4 +220,65 @@ done
 [ -d "$T/l8b" ] && compare_inspect "gen-llama8b-sparse" "$T/l8b"
 [ -d "$T/g9r" ] && compare_inspect "gen-gemma9b-redundant" "$T/g9r"
 
+
+# ---- the reference forward pass -------------------------------------------
+FWD="python3 $ROOT/tools/llama_forward.py"
+if have_fixtures; then
+    worst=$(python3 - "$FIX/hf/tiny-llama" "$ROOT/tools/llama_forward.py" <<'EOF'
+import json, subprocess, sys
+ref = json.load(open(sys.argv[1] + "/reference-logits.json"))
+worst = 0.0
+for seq, want in zip(ref["sequences"], ref["logits"]):
+    got = json.loads(subprocess.check_output([sys.executable, sys.argv[2], sys.argv[1],
+                                              "--tokens", ",".join(map(str, seq)), "--all"]))
+    assert len(got) == len(want) and all(len(g) == len(w) for g, w in zip(got, want))
+    worst = max([worst] + [abs(a - b) / max(1.0, abs(b)) for g, w in zip(got, want) for a, b in zip(g, w)])
+print("close" if worst < 1e-6 else "off by %g" % worst)
+EOF
+)
+    expect_eq "forward-tiny-llama-reference" "$worst" "close"
+    expect_eq "forward-sharded-same" "$($FWD "$FIX/hf/tiny-llama-sharded" --tokens 3,1,4,1,5)" \
+        "$($FWD "$FIX/hf/tiny-llama" --tokens 3,1,4,1,5)"
+    S=$FIX/hf/stories260K
+    for row in "Zoo:60:greedy-Zoo" "Once upon a time:64:greedy-Once-upon-a-time" ":200:greedy-from-BOS"; do
+        IFS=: read -r prompt steps file <<<"$row"
+        $FWD "$S" --tokenizer "$S/tok512.bin" --prompt "$prompt" --steps "$steps" | head -c -1 >"$T/story.txt"
+        cmp -s "$T/story.txt" "$S/oracle/$file.txt" && ok "forward-stories260K-$file" \
+            || fail "forward-stories260K-$file" "got: $(cat "$T/story.txt")"
+    done
+else
+    skip "forward-fixtures" "no fixtures at $FIX"
+fi
+$FWD "$T/llama" --tokens 999 >/dev/null 2>"$T/.err"
+expect_eq "forward-token-range" "$?:$(cat "$T/.err")" "2:llama_forward: token 999 is outside the vocabulary of 256"
+
+# An identity expansion (inserted copies whose o_proj and down_proj are
+# scaled to zero, as LLaMA Pro does) computes exactly the same logits; a
+# plain duplicate does not.
+if "$SUTURE" build --help >/dev/null 2>&1; then
+    gen --preset llama --layers 4 --seed 5 -o "$T/fwd"
+    cat >"$T/identity.json" <<EOF
+{"models": {"base": "$T/fwd"},
+ "slices": [{"model": "base", "layers": [0, 2]},
+            {"model": "base", "layers": [1, 2], "scale": [{"match": "o_proj|down_proj", "value": 0}]},
+            {"model": "base", "layers": [2, 4]},
+            {"model": "base", "layers": [3, 4], "scale": [{"match": "o_proj|down_proj", "value": 0}]}]}
+EOF
+    cat >"$T/dup.json" <<EOF
+{"models": {"base": "$T/fwd"},
+ "slices": [{"model": "base", "layers": [0, 2]}, {"model": "base", "layers": [1, 4]}]}
+EOF
+    run build "$T/identity.json" -o "$T/fwd-identity"
+    expect "identity-build" 0
+    run build "$T/dup.json" -o "$T/fwd-dup"
+    expect "duplicate-build" 0
+    base=$($FWD "$T/fwd" --tokens 5,17,42,99,3)
+    expect_eq "identity-layers" "$($READ "$T/fwd-identity" | pj "d['layer_count']")" "6"
+    expect_eq "identity-same-logits" "$($FWD "$T/fwd-identity" --tokens 5,17,42,99,3)" "$base"
+    [ "$($FWD "$T/fwd-dup" --tokens 5,17,42,99,3)" != "$base" ] && ok "duplicate-changes-logits" \
+        || fail "duplicate-changes-logits" "same logits"
+else
+    skip "identity-expansion" "suture build is not written yet"
+fi
+
 finish
