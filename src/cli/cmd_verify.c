@@ -1,9 +1,98 @@
-/* cmd_verify.c: placeholder until the command is written. */
+/* cmd_verify.c: suture verify OUT [--json] [--arch-file F] [-j N] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suture/verify.h"
 #include "cli.h"
+
+static const char usage[] =
+    "usage: suture verify OUT [--json] [--arch-file F] [-j N]\n"
+    "Re-reads a checkpoint written by suture build and checks every tensor\n"
+    "against the source its shards record: byte-identical copies by hash,\n"
+    "scaled or converted tensors by recomputing them. Exit 0 when all match,\n"
+    "1 when some differ (each is named), 2 when it cannot run (no provenance,\n"
+    "a source model missing).\n";
+
+struct args {
+    const char *path, *arch_file;
+    verify_options opt;
+    bool json;
+};
+
+static int parse(int argc, char **argv, struct args *a)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        bool more = i + 1 < argc;
+        char *end;
+        long n;
+        if (strcmp(s, "--json") == 0) {
+            a->json = true;
+        } else if (strcmp(s, "--arch-file") == 0 && more) {
+            a->arch_file = argv[++i];
+        } else if (strcmp(s, "-j") == 0 && more) {
+            n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > 64)
+                return cli_usage_error("verify", "-j wants a thread count from 1 to 64, "
+                                       "not '%s'", argv[i]);
+            a->opt.threads = (unsigned)n;
+        } else if (s[0] == '-' && s[1]) {
+            return cli_usage_error("verify", "unknown or incomplete option '%s'", s);
+        } else if (a->path) {
+            return cli_usage_error("verify", "one OUT only ('%s' and '%s')", a->path, s);
+        } else {
+            a->path = s;
+        }
+    }
+    if (!a->path)
+        return cli_usage_error("verify", "no OUT given (see 'suture verify --help')");
+    return 0;
+}
+
+static void print_text(const verify_report *r, const char *path)
+{
+    size_t i, n = verify_problem_count(r);
+
+    for (i = 0; i < n; i++)
+        printf("mismatch: %s\n", verify_problem_at(r, i)->message);
+    printf("%s: %zu tensors checked against %zu source model%s (%zu copied, %zu "
+           "recomputed): %s\n", path, verify_checked(r), verify_sources(r),
+           verify_sources(r) == 1 ? "" : "s", verify_copied(r), verify_recomputed(r),
+           n == 0 ? "all match" : "MISMATCH");
+}
 
 int cmd_verify(int argc, char **argv)
 {
-    sut_error err = {"not implemented yet"};
+    struct args a = {0};
+    sut_error err;
+    arch_table *t = NULL;
+    verify_report *r = NULL;
+    int rc = EXIT_USAGE;
 
-    return cli_fail(argv[0], &err);
+    if (argc == 2 && cli_is_help(argv[1])) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (parse(argc, argv, &a) != 0)
+        return EXIT_USAGE;
+    if (!(t = arch_table_new(&err)) ||
+        (a.arch_file && arch_table_load(t, a.arch_file, &err) != 0) ||
+        !(r = verify_run(a.path, t, &a.opt, &err))) {
+        cli_fail("verify", &err);
+        goto out;
+    }
+    if (a.json) {
+        if (cli_print_json(verify_to_json(r)) != 0)
+            goto out;
+    } else {
+        print_text(r, a.path);
+    }
+    rc = verify_problem_count(r) ? EXIT_FOUND : EXIT_OK;
+out:
+    verify_free(r);
+    arch_table_free(t);
+    return rc;
 }
