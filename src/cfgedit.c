@@ -108,8 +108,8 @@ static const char *value_text(const cJSON *v, char *buf, size_t size)
     char *json;
 
     if (!v)
-        return "(absent)";
-    if (cJSON_IsString(v))
+        snprintf(buf, size, "(absent)");
+    else if (cJSON_IsString(v))
         snprintf(buf, size, "%s", v->valuestring);
     else if ((json = cJSON_PrintUnformatted(v))) {
         snprintf(buf, size, "%s", json);
