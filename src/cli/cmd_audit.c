@@ -111,6 +111,22 @@ static void print_trace(const audit_report *r)
     printf("\n");
 }
 
+/* The traced slices as a spec 'suture build --slices' takes. */
+static void print_slices(const audit_report *r)
+{
+    size_t i, n = audit_slice_count(r);
+
+    if (n == 0 || audit_slice_at(r, 0)->base < 0)
+        return;
+    printf("slices:");
+    for (i = 0; i < n; i++) {
+        const audit_slice *s = audit_slice_at(r, i);
+        printf("%s %s[%u:%u]", i ? "," : "", audit_base_name(r, (size_t)s->base),
+               s->start, s->end);
+    }
+    printf("\n");
+}
+
 static void print_text(const audit_report *r, const char *path)
 {
     const model *m = audit_model(r);
@@ -122,6 +138,7 @@ static void print_text(const audit_report *r, const char *path)
         printf("%s %s: %s\n", audit_severity_name(f->severity), f->code, f->message);
     }
     print_trace(r);
+    print_slices(r);
     if (m)
         printf("%s: %u layers, %s parameters, %s; ", path, model_layer_count(m),
                cli_commas(audit_parameter_count(r), params, sizeof(params)),
