@@ -43,26 +43,34 @@
 
 /* ---- model families ---------------------------------------------------- */
 
-typedef struct family {
+typedef struct family family;
+typedef void (*preset_keys_fn)(cJSON *config, const uint64_t *dim);
+
+static void llama_keys(cJSON *c, const uint64_t *dim);
+static void mistral_keys(cJSON *c, const uint64_t *dim);
+static void qwen2_keys(cJSON *c, const uint64_t *dim);
+static void gemma2_keys(cJSON *c, const uint64_t *dim);
+
+struct family {
     const char *type;      /* model_type */
     const char *cls;       /* architectures[0] */
     const char *tokenizer; /* tokenizer_class */
-    bool preset;           /* usable with --preset */
+    preset_keys_fn preset; /* the config keys of its --preset, or NULL */
     bool tied;             /* tie_word_embeddings default */
     bool qkv_bias;         /* q/k/v projections have biases */
     bool ff_norms;         /* pre/post feedforward layernorms */
     bool qk_norm;          /* q_norm / k_norm of head_dim */
     bool norm_offset;      /* norm weights stored as w in (1 + w) */
-} family;
+};
 
 static const family families[] = {
-    {"llama", "LlamaForCausalLM", "LlamaTokenizer", true, false, false, false, false, false},
-    {"mistral", "MistralForCausalLM", "LlamaTokenizer", true, false, false, false, false, false},
-    {"qwen2", "Qwen2ForCausalLM", "Qwen2Tokenizer", true, false, true, false, false, false},
-    {"gemma2", "Gemma2ForCausalLM", "GemmaTokenizer", true, true, false, true, false, true},
-    {"qwen3", "Qwen3ForCausalLM", "Qwen2Tokenizer", false, false, false, false, true, false},
-    {"gemma", "GemmaForCausalLM", "GemmaTokenizer", false, true, false, false, false, true},
-    {"gemma3_text", "Gemma3ForCausalLM", "GemmaTokenizer", false, true, false, true, true, true},
+    {"llama", "LlamaForCausalLM", "LlamaTokenizer", llama_keys, false, false, false, false, false},
+    {"mistral", "MistralForCausalLM", "LlamaTokenizer", mistral_keys, false, false, false, false, false},
+    {"qwen2", "Qwen2ForCausalLM", "Qwen2Tokenizer", qwen2_keys, false, true, false, false, false},
+    {"gemma2", "Gemma2ForCausalLM", "GemmaTokenizer", gemma2_keys, true, false, true, false, true},
+    {"qwen3", "Qwen3ForCausalLM", "Qwen2Tokenizer", NULL, false, false, false, true, false},
+    {"gemma", "GemmaForCausalLM", "GemmaTokenizer", NULL, true, false, false, false, true},
+    {"gemma3_text", "Gemma3ForCausalLM", "GemmaTokenizer", NULL, true, false, true, true, true},
 };
 
 static const family *family_by_type(const char *type, bool preset_only)
@@ -342,37 +350,52 @@ static cJSON *preset_config(const family *f, const options *o,
     set_bool(c, "tie_word_embeddings", f->tied || o->redundant_head);
     set_str(c, "torch_dtype", torch_dtype(o->has_dtype ? o->dtype : ST_BF16));
     set_bool(c, "use_cache", true);
-    if (strcmp(f->type, "llama") == 0) {
-        set_bool(c, "attention_bias", false);
-        set_num(c, "max_position_embeddings", 8192);
-        set_bool(c, "mlp_bias", false);
-        set_num(c, "pretraining_tp", 1);
-        set_item(c, "rope_scaling", cJSON_CreateNull());
-        set_num(c, "rope_theta", 500000.0);
-    } else if (strcmp(f->type, "mistral") == 0) {
-        set_num(c, "max_position_embeddings", 32768);
-        set_num(c, "rope_theta", 10000.0);
-        set_num(c, "sliding_window", 4096);
-    } else if (strcmp(f->type, "qwen2") == 0) {
-        set_num(c, "max_position_embeddings", 32768);
-        set_num(c, "max_window_layers", (double)dim[D_LAYERS]);
-        set_num(c, "rope_theta", 1000000.0);
-        set_num(c, "sliding_window", 32768);
-        set_bool(c, "use_sliding_window", false);
-    } else {
-        set_bool(c, "attention_bias", false);
-        set_num(c, "attn_logit_softcapping", 50.0);
-        set_str(c, "cache_implementation", "hybrid");
-        set_num(c, "final_logit_softcapping", 30.0);
-        set_str(c, "hidden_activation", "gelu_pytorch_tanh");
-        set_num(c, "max_position_embeddings", 8192);
-        set_num(c, "pad_token_id", 0);
-        set_num(c, "query_pre_attn_scalar", (double)dim[D_HEAD_DIM]);
-        set_num(c, "rope_theta", 10000.0);
-        set_num(c, "sliding_window", 4096);
-    }
+    f->preset(c, dim);
     sort_keys(c);
     return c;
+}
+
+/* The keys of each family's config beyond the common ones, with the
+ * values of a recent model of the family (Llama 3, Mistral 7B v0.1,
+ * Qwen2.5, Gemma 2). */
+static void llama_keys(cJSON *c, const uint64_t *dim)
+{
+    set_bool(c, "attention_bias", false);
+    set_num(c, "max_position_embeddings", 8192);
+    set_bool(c, "mlp_bias", false);
+    set_num(c, "pretraining_tp", 1);
+    set_item(c, "rope_scaling", cJSON_CreateNull());
+    set_num(c, "rope_theta", 500000.0);
+}
+
+static void mistral_keys(cJSON *c, const uint64_t *dim)
+{
+    set_num(c, "max_position_embeddings", 32768);
+    set_num(c, "rope_theta", 10000.0);
+    set_num(c, "sliding_window", 4096);
+}
+
+static void qwen2_keys(cJSON *c, const uint64_t *dim)
+{
+    set_num(c, "max_position_embeddings", 32768);
+    set_num(c, "max_window_layers", (double)dim[D_LAYERS]);
+    set_num(c, "rope_theta", 1000000.0);
+    set_num(c, "sliding_window", 32768);
+    set_bool(c, "use_sliding_window", false);
+}
+
+static void gemma2_keys(cJSON *c, const uint64_t *dim)
+{
+    set_bool(c, "attention_bias", false);
+    set_num(c, "attn_logit_softcapping", 50.0);
+    set_str(c, "cache_implementation", "hybrid");
+    set_num(c, "final_logit_softcapping", 30.0);
+    set_str(c, "hidden_activation", "gelu_pytorch_tanh");
+    set_num(c, "max_position_embeddings", 8192);
+    set_num(c, "pad_token_id", 0);
+    set_num(c, "query_pre_attn_scalar", (double)dim[D_HEAD_DIM]);
+    set_num(c, "rope_theta", 10000.0);
+    set_num(c, "sliding_window", 4096);
 }
 
 /* A dimension of config: 0 when absent or null (the caller defaults it),
@@ -882,12 +905,11 @@ static float rng_small(rng *r)
 }
 
 /* Streams the values of t: seeded by the seed and the name in seed_of, so a
- * tensor's values do not depend on the shard layout. */
+ * tensor's values do not depend on the shard layout. vals and out are
+ * buffers of CHUNK floats. */
 static int write_values(st_writer *w, const plan *p, const tdef *t,
-                        uint64_t seed, sut_error *err)
+                        uint64_t seed, float *vals, void *out, sut_error *err)
 {
-    static float vals[CHUNK];
-    static unsigned char out[CHUNK * 4];
     rng r = {XXH3_64bits_withSeed(t->seed_of, strlen(t->seed_of), seed)};
     uint64_t left = t->bytes / (st_dtype_bits(p->dtype) / 8);
     size_t esize = st_dtype_bits(p->dtype) / 8;
@@ -912,12 +934,14 @@ static int write_random_shard(const plan *p, size_t k, const char *path,
 {
     size_t n, i;
     const tdef **ts = shard_tensors(p, k, &n);
+    float *vals = malloc(CHUNK * sizeof(*vals));
+    void *buf = malloc(CHUNK * sizeof(*vals));
     st_writer *w = NULL;
     int rc = -1;
 
-    if (!ts) {
+    if (!ts || !vals || !buf) {
         sut_error_set(err, "out of memory");
-        return -1;
+        goto out;
     }
     if (!(w = st_writer_create(path, err)))
         goto out;
@@ -928,12 +952,14 @@ static int write_random_shard(const plan *p, size_t k, const char *path,
     if (st_writer_begin(w, err) != 0)
         goto out;
     for (i = 0; i < n; i++)
-        if (write_values(w, p, ts[i], seed, err) != 0)
+        if (write_values(w, p, ts[i], seed, vals, buf, err) != 0)
             goto out;
     rc = st_writer_finish(w, err);
 out:
     st_writer_free(w);
     free(ts);
+    free(vals);
+    free(buf);
     return rc;
 }
 
