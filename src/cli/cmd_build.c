@@ -1,9 +1,155 @@
-/* cmd_build.c: placeholder until the command is written. */
+/* cmd_build.c: suture build RECIPE -o OUT [--force] [-j N] [--shard-size S]
+ * [--dtype D] [--quiet] [--arch-file F] [--allow-mixed], or -m NAME=PATH...
+ * --slices SPEC instead of RECIPE. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "suture/build.h"
 #include "cli.h"
+#include "plan_args.h"
+
+static const char usage[] =
+    "usage: suture build RECIPE -o OUT [--force] [-j N] [--quiet] [OPTIONS]\n"
+    "       suture build -m NAME=PATH... --slices SPEC -o OUT [...]\n"
+    "Writes the model folder the recipe describes: shards, index, config.json,\n"
+    "tokenizer files, README.md and suture-recipe.json. Tensors are streamed\n"
+    "from their sources; nothing appears at OUT unless the build succeeds.\n\n"
+    "  -o OUT              the output folder (refused when it exists)\n"
+    "  --force             replace an existing OUT\n"
+    "  -j N                shards written in parallel (default: the cores)\n"
+    "  --quiet             no progress bar, warnings or summary\n";
+
+struct args {
+    struct plan_args pa;
+    build_options bo;
+    bool quiet;
+};
+
+/* The progress bar: redrawn when the shown permille changes. */
+struct bar {
+    int shown;
+};
+
+static void draw(void *ctx, uint64_t done, uint64_t total)
+{
+    struct bar *b = ctx;
+    char a[32], t[32];
+    int per = total ? (int)(done * 1000 / total) : 1000, i;
+
+    if (per == b->shown)
+        return;
+    b->shown = per;
+    fputs("\r[", stderr);
+    for (i = 0; i < 30; i++)
+        fputc(i < per * 30 / 1000 ? '#' : '.', stderr);
+    fprintf(stderr, "] %3d%% %s / %s\033[K", per / 10, cli_bytes(done, a, sizeof(a)),
+            cli_bytes(total, t, sizeof(t)));
+    fflush(stderr);
+}
+
+static int parse_jobs(const char *s, unsigned *out)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+
+    if (!*s || *end || n < 1 || n > 1024)
+        return cli_usage_error("build", "-j wants a thread count from 1 to 1024, not '%s'",
+                               s);
+    *out = (unsigned)n;
+    return 0;
+}
+
+/* 0 to go on, EXIT_OK after --help, or EXIT_USAGE. */
+static int parse(int argc, char **argv, struct args *a, bool *help)
+{
+    int i, rc;
+
+    for (i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        bool more = i + 1 < argc;
+        if (cli_is_help(s)) {
+            *help = true;
+            return EXIT_OK;
+        }
+        if (strcmp(s, "-o") == 0 && more)
+            a->bo.out = argv[++i];
+        else if (strcmp(s, "--force") == 0)
+            a->bo.force = true;
+        else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0)
+            a->quiet = true;
+        else if (strcmp(s, "-j") == 0 && more) {
+            if (parse_jobs(argv[++i], &a->bo.jobs) != 0)
+                return EXIT_USAGE;
+        } else if ((rc = plan_args_take("build", argc, argv, &i, &a->pa)) != 1)
+            return rc ? rc : cli_usage_error("build", "unknown or incomplete option '%s'", s);
+    }
+    if (!a->bo.out)
+        return cli_usage_error("build", "no output folder: -o OUT (see 'suture build --help')");
+    return 0;
+}
+
+static void warnings(const plan *p)
+{
+    size_t n, i;
+    const plan_warning *w = plan_warnings(p, &n);
+
+    for (i = 0; i < n; i++)
+        fprintf(stderr, "suture build: warning: %s: %s\n", w[i].code, w[i].message);
+}
+
+static void tell(const plan *p, const build_report *rep, const char *out)
+{
+    char b[32];
+    size_t nl, nt, i;
+
+    for (i = 0; i < rep->nnotes; i++)
+        fprintf(stderr, "suture build: note: %s\n", rep->notes[i]);
+    plan_layers(p, &nl);
+    plan_tensors(p, &nt);
+    printf("built %s: %zu layers, %zu tensors, %zu shard%s, %s, %zu tokenizer file%s\n",
+           out, nl, nt, rep->shards, rep->shards == 1 ? "" : "s",
+           cli_bytes(rep->bytes, b, sizeof(b)), rep->files_copied,
+           rep->files_copied == 1 ? "" : "s");
+}
 
 int cmd_build(int argc, char **argv)
 {
-    sut_error err = {"not implemented yet"};
+    struct args a;
+    struct bar bar = {-1};
+    build_report rep;
+    sut_error err;
+    plan *p;
+    recipe *r;
+    arch_table *t;
+    bool help = false;
+    int rc;
 
-    return cli_fail(argv[0], &err);
+    memset(&a, 0, sizeof(a));
+    if ((rc = parse(argc, argv, &a, &help)) != 0 || help) {
+        if (help)
+            printf("%s%s", usage, plan_args_usage);
+        return rc;
+    }
+    if ((rc = plan_args_open("build", &a.pa, &p, &r, &t)) != 0)
+        return rc;
+    if (!a.quiet)
+        warnings(p);
+    if (!a.quiet && isatty(STDERR_FILENO)) {
+        a.bo.progress = draw;
+        a.bo.progress_ctx = &bar;
+    }
+    rc = build_run(p, &a.bo, &rep, &err);
+    if (a.bo.progress && bar.shown >= 0)
+        fputs("\r\033[K", stderr);
+    if (rc != 0)
+        rc = cli_fail("build", &err);
+    else if (!a.quiet)
+        tell(p, &rep, a.bo.out);
+    build_report_clear(&rep);
+    plan_free(p);
+    recipe_free(r);
+    arch_table_free(t);
+    return rc;
 }
