@@ -19,7 +19,16 @@ static const char FZ_CONFIG[] =
     "\"hidden_size\":2,\"intermediate_size\":2,\"num_attention_heads\":1,"
     "\"num_hidden_layers\":2,\"vocab_size\":2,\"tie_word_embeddings\":false}";
 
-/* Writes the shards (and config.json when with_config) into dir. */
+static const char FZ_INDEX[] =
+    "{\"metadata\":{\"total_size\":56},\"weight_map\":{"
+    "\"model.embed_tokens.weight\":\"" FZ_SHARD1 "\","
+    "\"model.layers.0.mlp.up_proj.weight\":\"" FZ_SHARD1 "\","
+    "\"model.layers.1.mlp.up_proj.weight\":\"" FZ_SHARD2 "\","
+    "\"model.norm.weight\":\"" FZ_SHARD2 "\","
+    "\"lm_head.weight\":\"" FZ_SHARD2 "\"}}";
+
+/* Writes the shards and their index (and config.json when with_config)
+ * into dir. */
 static inline void fz_model_files(const char *dir, int with_config)
 {
     fz_shard(dir, FZ_SHARD1,
@@ -32,6 +41,7 @@ static inline void fz_model_files(const char *dir, int with_config)
              FZ_F32("model.norm.weight", "[2]", 8, 16) ","
              FZ_F32("lm_head.weight", "[2,2]", 16, 32) "}",
              32);
+    fz_write(dir, "model.safetensors.index.json", FZ_INDEX, sizeof(FZ_INDEX) - 1);
     if (with_config)
         fz_write(dir, "config.json", FZ_CONFIG, sizeof(FZ_CONFIG) - 1);
 }

@@ -27,11 +27,20 @@
 #define FZ_CHECK_MSG(msg)                                                     \
     do {                                                                      \
         size_t fz_n_ = strlen(msg);                                           \
+        fz_note("refused", (msg));                                            \
         FZ_CHECK(fz_n_ > 0);                                                  \
         for (size_t fz_i_ = 0; fz_i_ < fz_n_; fz_i_++)                      \
             FZ_CHECK((unsigned char)(msg)[fz_i_] >= 0x20 &&                   \
                      (msg)[fz_i_] != 0x7f);                                   \
     } while (0)
+
+/* With FUZZ_VERBOSE set, prints what happened to an input (for checking
+ * what the seeds reach: fuzz_x -runs=0 corpus/x). */
+static inline void fz_note(const char *what, const char *msg)
+{
+    if (getenv("FUZZ_VERBOSE"))
+        fprintf(stderr, "%s: %s\n", what, msg);
+}
 
 /* A folder of this process, made on the first call and reused: inside
  * $SUTURE_FUZZ_TMP when set (tests/fuzz/run sets it and removes it), else
