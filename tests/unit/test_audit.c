@@ -1,0 +1,819 @@
+/* test_audit.c: the audit on a catalogue of broken folders (each made in
+ * the test and expected to give one specific finding), on self-merges and
+ * two-model merges with provenance, and on the real fixtures. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "amodel.h"
+#include "suture/audit.h"
+
+static arch_table *table(void)
+{
+    sut_error err;
+    arch_table *t = arch_table_new(&err);
+
+    ck_assert_msg(t != NULL, "%s", err.msg);
+    return t;
+}
+
+static audit_report *audit(arch_table *t, const char *path, const audit_options *opt)
+{
+    sut_error err;
+    audit_report *r = audit_run(path, t, opt, &err);
+
+    ck_assert_msg(r != NULL, "audit %s: %s", path, err.msg);
+    return r;
+}
+
+/* The finding with this code whose message holds needle, or NULL. */
+static const audit_finding *find(const audit_report *r, const char *code, const char *needle)
+{
+    size_t i;
+
+    for (i = 0; i < audit_finding_count(r); i++) {
+        const audit_finding *f = audit_finding_at(r, i);
+        if (strcmp(f->code, code) == 0 && strstr(f->message, needle))
+            return f;
+    }
+    return NULL;
+}
+
+static void dump(const audit_report *r)
+{
+    size_t i;
+
+    for (i = 0; i < audit_finding_count(r); i++)
+        fprintf(stderr, "  %s %s: %s\n", audit_severity_name(audit_finding_at(r, i)->severity),
+                audit_finding_at(r, i)->code, audit_finding_at(r, i)->message);
+}
+
+#define assert_finding(r, code, sev, needle)                                  \
+    do {                                                                      \
+        const audit_finding *f_ = find((r), (code), (needle));                \
+        if (!f_)                                                              \
+            dump(r);                                                          \
+        ck_assert_msg(f_ != NULL, "no %s finding with \"%s\"", (code), (needle)); \
+        ck_assert_str_eq(audit_severity_name(f_->severity), (sev));           \
+    } while (0)
+
+static size_t count_code(const audit_report *r, const char *code)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < audit_finding_count(r); i++)
+        n += strcmp(audit_finding_at(r, i)->code, code) == 0;
+    return n;
+}
+
+/* Audits m written to a new folder. */
+static audit_report *audit_model_of(arch_table *t, const am_model *m)
+{
+    return audit(t, am_folder(m), NULL);
+}
+
+START_TEST(clean_model_counts_exactly)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+
+    am_decoder(&m, "llama", 4, true, false);
+    r = audit_model_of(t, &m);
+    if (audit_count(r, AUDIT_ERROR) || audit_count(r, AUDIT_WARNING))
+        dump(r);
+    ck_assert_uint_eq(audit_count(r, AUDIT_ERROR), 0);
+    ck_assert_uint_eq(audit_count(r, AUDIT_WARNING), 0);
+    /* embed 128 + 4 x (q 64, k 32, v 32, o 64, mlp 3 x 96, norms 16) + norm 8 + head 128 */
+    ck_assert_uint_eq(audit_expected_parameters(r), 2248);
+    ck_assert_uint_eq(audit_parameter_count(r), 2248);
+    assert_finding(r, "parameter-count", "info", "2,248 parameters; the config implies 2,248");
+    ck_assert_uint_eq(audit_duplicate_count(r), 0);
+    ck_assert_uint_eq(audit_slice_count(r), 0);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+static void add_entry(cJSON *root, const void *arg)
+{
+    const char *const *kv = arg;
+
+    cJSON_AddStringToObject(cJSON_GetObjectItem(root, "weight_map"), kv[0], kv[1]);
+}
+
+static void set_total(cJSON *root, const void *arg)
+{
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(root, "metadata"), "total_size",
+                              cJSON_CreateNumber(*(const double *)arg));
+}
+
+static const char *sharded_folder(void)
+{
+    static am_model m;
+
+    am_decoder(&m, "llama", 2, true, false);
+    am_two_shards(&m);
+    return am_folder(&m);
+}
+
+START_TEST(index_names_a_missing_tensor)
+{
+    arch_table *t = table();
+    const char *dir = sharded_folder();
+    const char *kv[] = {"model.layers.0.mlp.extra.weight", "model-00001-of-00002.safetensors"};
+    audit_report *r;
+
+    am_edit_index(dir, add_entry, kv);
+    r = audit(t, dir, NULL);
+    assert_finding(r, "index-mismatch", "error",
+                   "weight_map names tensor 'model.layers.0.mlp.extra.weight' in "
+                   "'model-00001-of-00002.safetensors', which does not hold it");
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(unreferenced_shard)
+{
+    arch_table *t = table();
+    const char *dir = sharded_folder();
+    am_model extra;
+    audit_report *r;
+
+    memset(&extra, 0, sizeof(extra));
+    extra.shards = 1;
+    am_add(&extra, "stray.weight", ST_F32, 1, 4, 0, 9);
+    am_write(&extra, dir);
+    r = audit(t, dir, NULL);
+    assert_finding(r, "index-mismatch", "error",
+                   "shard 'model.safetensors' is in the folder but the index does not reference it");
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(wrong_total_size)
+{
+    arch_table *t = table();
+    const char *dir = sharded_folder();
+    double total = 12345;
+    audit_report *r;
+
+    am_edit_index(dir, set_total, &total);
+    r = audit(t, dir, NULL);
+    assert_finding(r, "total-size-mismatch", "warning", "metadata.total_size is 12345");
+    ck_assert_uint_eq(audit_count(r, AUDIT_ERROR), 0);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(shard_path_leaves_the_folder)
+{
+    arch_table *t = table();
+    const char *dir = sharded_folder();
+    const char *kv[] = {"model.layers.0.mlp.extra.weight", "../model-00001-of-00002.safetensors"};
+    audit_report *r;
+
+    am_edit_index(dir, add_entry, kv);
+    r = audit(t, dir, NULL);
+    assert_finding(r, "index-mismatch", "error",
+                   "shard '../model-00001-of-00002.safetensors' leaves the folder");
+    ck_assert_ptr_null(audit_model(r));
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(shard_named_by_index_is_missing)
+{
+    arch_table *t = table();
+    const char *dir = sharded_folder();
+    const char *kv[] = {"model.layers.0.mlp.extra.weight", "model-00003-of-00003.safetensors"};
+    audit_report *r;
+
+    am_edit_index(dir, add_entry, kv);
+    r = audit(t, dir, NULL);
+    assert_finding(r, "missing-shard", "error", "model-00003-of-00003.safetensors");
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(invalid_shard)
+{
+    arch_table *t = table();
+    const char *dir = sharded_folder();
+    char path[512];
+    audit_report *r;
+
+    snprintf(path, sizeof(path), "%s/model-00002-of-00002.safetensors", dir);
+    ck_assert_int_eq(truncate(path, 100), 0);
+    r = audit(t, dir, NULL);
+    assert_finding(r, "invalid-shard", "error", "model-00002-of-00002.safetensors");
+    ck_assert_ptr_null(audit_model(r));
+    ck_assert_uint_eq(count_code(r, "invalid-shard"), 1);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(invalid_config)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+
+    am_decoder(&m, "llama", 2, true, false);
+    snprintf(m.config, sizeof(m.config), "{\"model_type\": \"llama\",");
+    r = audit_model_of(t, &m);
+    assert_finding(r, "invalid-config", "error", "config.json: invalid JSON");
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(missing_config)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+
+    am_decoder(&m, "llama", 2, true, false);
+    m.config[0] = '\0';
+    r = audit_model_of(t, &m);
+    assert_finding(r, "missing-config", "warning", "no config.json");
+    assert_finding(r, "unknown-architecture", "warning", "inferred");
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(no_checkpoint_cannot_run)
+{
+    arch_table *t = table();
+    sut_error err;
+
+    ck_assert_ptr_null(audit_run(tu_tmpdir(), t, NULL, &err));
+    tu_assert_contains(err.msg, "no model.safetensors");
+    ck_assert_ptr_null(audit_run("/nonexistent/model", t, NULL, &err));
+    tu_assert_contains(err.msg, "/nonexistent/model");
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(layer_lacks_a_tensor)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+    const audit_finding *f;
+
+    am_decoder(&m, "llama", 4, true, false);
+    am_remove(&m, "model.layers.2.mlp.up_proj.weight");
+    r = audit_model_of(t, &m);
+    assert_finding(r, "missing-tensor", "error",
+                   "layer 2 lacks 'mlp.up_proj.weight', which 3 of the 4 layers hold");
+    f = find(r, "missing-tensor", "layer 2");
+    ck_assert_str_eq(f->place, "model.layers.2.mlp.up_proj.weight");
+    ck_assert_uint_eq(count_code(r, "missing-tensor"), 1);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(layer_holds_nothing)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+    size_t k;
+
+    am_decoder(&m, "llama", 4, true, false);
+    for (k = 0; am_locals[k]; k++) {
+        char name[128];
+        snprintf(name, sizeof(name), "model.layers.1.%s", am_locals[k]);
+        am_remove(&m, name);
+    }
+    r = audit_model_of(t, &m);
+    assert_finding(r, "missing-layer", "error", "layer 1 holds no tensor");
+    ck_assert_uint_eq(count_code(r, "missing-tensor"), 0);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(config_layer_count_wrong)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+    char *p;
+
+    am_decoder(&m, "llama", 4, true, false);
+    p = strstr(m.config, "\"num_hidden_layers\": 4");
+    ck_assert_ptr_nonnull(p);
+    p[strlen("\"num_hidden_layers\": ")] = '5';
+    r = audit_model_of(t, &m);
+    assert_finding(r, "layer-count-mismatch", "error",
+                   "num_hidden_layers is 5 but the tensors hold 4 layers");
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(layer_types_wrong_length)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+    size_t n;
+
+    am_decoder(&m, "gemma2", 4, false, true);
+    n = strlen(m.config);
+    snprintf(m.config + n - 1, sizeof(m.config) - n + 1,
+             ", \"layer_types\": [\"sliding_attention\", \"full_attention\", "
+             "\"sliding_attention\"]}");
+    r = audit_model_of(t, &m);
+    assert_finding(r, "per-layer-array-length", "error",
+                   "config.json: layer_types has 3 entries for 4 layers");
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(shape_differs_across_layers)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+
+    am_decoder(&m, "llama", 4, true, false);
+    am_find(&m, "model.layers.3.mlp.up_proj.weight")->shape[0] = 10;
+    r = audit_model_of(t, &m);
+    assert_finding(r, "shape-mismatch", "error",
+                   "'model.layers.3.mlp.up_proj.weight' has shape [10, 8] where layer 0 has [12, 8]");
+    ck_assert_uint_eq(count_code(r, "shape-mismatch"), 1);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(dtypes_mixed)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+
+    am_decoder(&m, "llama", 2, true, false);
+    am_find(&m, "model.norm.weight")->dtype = ST_BF16;
+    r = audit_model_of(t, &m);
+    assert_finding(r, "dtype-mix", "warning", "BF16 1 (first 'model.norm.weight')");
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(tensors_outside_their_places)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+
+    am_decoder(&m, "llama", 4, true, false);
+    am_add(&m, "model.layers.1.mlp.extra.weight", ST_F32, 1, 8, 0, 77);
+    am_add(&m, "model.mystery.weight", ST_F32, 1, 8, 0, 78);
+    am_add(&m, "model.layers.2.self_attn.rotary_emb.inv_freq", ST_F32, 1, 2, 0, 79);
+    r = audit_model_of(t, &m);
+    assert_finding(r, "unexpected-tensor", "warning",
+                   "'model.layers.1.mlp.extra.weight': only 1 of the 4 layers holds");
+    assert_finding(r, "unexpected-tensor", "warning",
+                   "'model.mystery.weight' is outside the places of family llama");
+    assert_finding(r, "unexpected-tensor", "info", "non-persistent buffer");
+    ck_assert_uint_eq(count_code(r, "missing-tensor"), 0);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(untied_model_without_head)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+
+    am_decoder(&m, "llama", 2, false, false);
+    r = audit_model_of(t, &m);
+    assert_finding(r, "missing-tensor", "error", "'lm_head.weight' is not stored");
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(tied_head_identical_is_redundant)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+
+    am_decoder(&m, "gemma", 2, true, true);
+    am_find(&m, "lm_head.weight")->seed = 1;
+    r = audit_model_of(t, &m);
+    assert_finding(r, "redundant-lm-head", "warning",
+                   "128 parameters (512 bytes) wasted; byte-identical to 'model.embed_tokens.weight'");
+    assert_finding(r, "parameter-count", "info", "(+128 in the redundant lm_head)");
+    ck_assert_uint_eq(audit_count(r, AUDIT_ERROR), 0);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(tied_head_differs_is_a_conflict)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+    char *tie;
+
+    am_decoder(&m, "gemma", 2, true, true);
+    /* tied by the family's default: the key is absent */
+    tie = strstr(m.config, ", \"tie_word_embeddings\": true}");
+    ck_assert_ptr_nonnull(tie);
+    strcpy(tie, "}");
+    r = audit_model_of(t, &m);
+    assert_finding(r, "tied-head-conflict", "error",
+                   "'lm_head.weight' differs from 'model.embed_tokens.weight'");
+    assert_finding(r, "tied-head-conflict", "error", "the family ties by default");
+    ck_assert_uint_eq(count_code(r, "redundant-lm-head"), 0);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+/* A 16-layer base and the self-merge [0,8] + [4,12] + [8,16] of it. */
+static const unsigned merge_src[24] = {
+    0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7, 8, 9, 10, 11, 8, 9, 10, 11, 12, 13, 14, 15
+};
+
+static const char *self_merge(void)
+{
+    static am_model m;
+    unsigned i;
+
+    am_decoder(&m, "llama", 24, true, false);
+    for (i = 0; i < 24; i++)
+        am_copy_layer(&m, i, merge_src[i]);
+    am_two_shards(&m);
+    return am_folder(&m);
+}
+
+START_TEST(self_merge_duplicates_and_slices)
+{
+    arch_table *t = table();
+    audit_report *r = audit(t, self_merge(), NULL);
+    size_t i, n;
+    const unsigned *g;
+
+    ck_assert_uint_eq(audit_duplicate_count(r), 8);
+    for (i = 0; i < 8; i++) {
+        unsigned first = i < 4 ? 4 + (unsigned)i : 8 + (unsigned)i;
+        g = audit_duplicate_at(r, i, &n);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_uint_eq(g[0], first);
+        ck_assert_uint_eq(g[1], first + 4);
+    }
+    assert_finding(r, "duplicate-layers", "info",
+                   "byte-identical layers 4-7 = 8-11, 12-15 = 16-19; the stack reads as "
+                   "slices [0:8] [4:12] [8:16] of 16 distinct layers");
+    ck_assert_uint_eq(audit_slice_count(r), 3);
+    ck_assert_int_eq(audit_slice_at(r, 1)->base, -1);
+    ck_assert_uint_eq(audit_slice_at(r, 1)->start, 4);
+    ck_assert_uint_eq(audit_slice_at(r, 1)->end, 12);
+    ck_assert_uint_eq(audit_count(r, AUDIT_WARNING), 0);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(self_merge_provenance_and_seams)
+{
+    arch_table *t = table();
+    const char *merged = self_merge();
+    char mdir[256];
+    am_model base;
+    audit_base bases[1];
+    audit_options opt = {bases, 1, 2};
+    audit_report *r;
+    unsigned i;
+
+    snprintf(mdir, sizeof(mdir), "%s", merged);
+    am_decoder(&base, "llama", 16, true, false);
+    bases[0] = (audit_base){"base", am_folder(&base)};
+    r = audit(t, mdir, &opt);
+    ck_assert_uint_eq(audit_origin_count(r), 24);
+    for (i = 0; i < 24; i++) {
+        const audit_origin *o = audit_origin_at(r, i);
+        ck_assert_uint_eq(o->layer, i);
+        ck_assert_int_eq(o->base, 0);
+        ck_assert_int_eq(o->source_layer, merge_src[i]);
+    }
+    ck_assert_uint_eq(audit_seam_count(r), 2);
+    ck_assert_uint_eq(audit_seam_at(r, 0)->index, 8);
+    ck_assert_uint_eq(audit_seam_at(r, 0)->from_layer, 7);
+    ck_assert_uint_eq(audit_seam_at(r, 0)->to_layer, 4);
+    ck_assert_int_eq(audit_seam_at(r, 0)->jump, -3);
+    ck_assert_uint_eq(audit_seam_at(r, 1)->index, 16);
+    ck_assert_uint_eq(audit_seam_at(r, 1)->from_layer, 11);
+    ck_assert_uint_eq(audit_seam_at(r, 1)->to_layer, 8);
+    assert_finding(r, "seam", "info", "layer 8: base layer 7 -> 4 (jump -3)");
+    assert_finding(r, "donors", "info", "'model.embed_tokens.weight' from base");
+    ck_assert_uint_eq(audit_slice_count(r), 3);
+    ck_assert_int_eq(audit_slice_at(r, 2)->base, 0);
+    ck_assert_uint_eq(audit_slice_at(r, 2)->start, 8);
+    ck_assert_uint_eq(audit_slice_at(r, 2)->end, 16);
+    ck_assert_uint_eq(count_code(r, "unmatched-layer"), 0);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+static void shift_seeds(am_model *m, unsigned by)
+{
+    size_t i;
+
+    for (i = 0; i < m->n; i++)
+        m->t[i].seed += by;
+}
+
+START_TEST(two_models_donor_switch_and_unmatched)
+{
+    arch_table *t = table();
+    am_model a, b, merged;
+    char adir[256], bdir[256];
+    audit_base bases[2];
+    audit_options opt = {bases, 2, 0};
+    audit_report *r;
+    unsigned i;
+    size_t k;
+
+    am_decoder(&a, "llama", 8, true, false);
+    snprintf(adir, sizeof(adir), "%s", am_folder(&a));
+    am_decoder(&b, "llama", 8, true, false);
+    shift_seeds(&b, 50000);
+    snprintf(bdir, sizeof(bdir), "%s", am_folder(&b));
+    /* a[0:4] + b[4:8] + a layer nobody has */
+    am_decoder(&merged, "llama", 9, true, false);
+    for (i = 0; i < merged.n; i++)
+        for (k = 4; k < 8; k++) {
+            char prefix[32];
+            snprintf(prefix, sizeof(prefix), "model.layers.%zu.", k);
+            if (strncmp(merged.t[i].name, prefix, strlen(prefix)) == 0)
+                merged.t[i].seed += 50000;
+        }
+    am_find(&merged, "model.layers.8.mlp.up_proj.weight")->seed = 424242;
+    bases[0] = (audit_base){"a", adir};
+    bases[1] = (audit_base){"b", bdir};
+    r = audit(t, am_folder(&merged), &opt);
+    ck_assert_int_eq(audit_origin_at(r, 3)->base, 0);
+    ck_assert_int_eq(audit_origin_at(r, 4)->base, 1);
+    ck_assert_int_eq(audit_origin_at(r, 4)->source_layer, 4);
+    ck_assert_int_eq(audit_origin_at(r, 8)->base, -1);
+    ck_assert_uint_eq(audit_seam_count(r), 1);
+    ck_assert_uint_eq(audit_seam_at(r, 0)->from_base, 0);
+    ck_assert_uint_eq(audit_seam_at(r, 0)->to_base, 1);
+    ck_assert_int_eq(audit_seam_at(r, 0)->jump, 1);
+    assert_finding(r, "seam", "info", "layer 4: a layer 3 -> b layer 4 (donor switch)");
+    assert_finding(r, "unmatched-layer", "info", "layer 8 matches no layer");
+    ck_assert_uint_eq(audit_slice_count(r), 0);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(sliding_parity_shift)
+{
+    arch_table *t = table();
+    am_model base, merged;
+    char bdir[256];
+    audit_base bases[1];
+    audit_options opt = {bases, 1, 0};
+    audit_report *r;
+    static const unsigned src[5] = {0, 1, 2, 2, 3};
+    unsigned i;
+
+    am_decoder(&base, "gemma2", 4, false, true);
+    snprintf(bdir, sizeof(bdir), "%s", am_folder(&base));
+    am_decoder(&merged, "gemma2", 5, false, true);
+    for (i = 0; i < 5; i++)
+        am_copy_layer(&merged, i, src[i]);
+    bases[0] = (audit_base){"g", bdir};
+    r = audit(t, am_folder(&merged), &opt);
+    assert_finding(r, "sliding-parity-shift", "warning",
+                   "layer 3 comes from g layer 2, which uses sliding-window attention, but "
+                   "uses global attention here");
+    assert_finding(r, "sliding-parity-shift", "warning", "layer 4 comes from g layer 3");
+    ck_assert_uint_eq(count_code(r, "sliding-parity-shift"), 2);
+    assert_finding(r, "seam", "info", "layer 3: g layer 2 -> 2 (jump +0)");
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(json_report)
+{
+    arch_table *t = table();
+    const char *merged = self_merge();
+    char mdir[256];
+    am_model base;
+    audit_base bases[1];
+    audit_options opt = {bases, 1, 0};
+    audit_report *r;
+    cJSON *j, *p;
+
+    snprintf(mdir, sizeof(mdir), "%s", merged);
+    am_decoder(&base, "llama", 16, true, false);
+    bases[0] = (audit_base){"base", am_folder(&base)};
+    r = audit(t, mdir, &opt);
+    j = audit_to_json(r);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_double_eq(cJSON_GetObjectItem(j, "parameter_count")->valuedouble,
+                        (double)audit_parameter_count(r));
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "duplicates")), 8);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "findings")),
+                     (int)audit_finding_count(r));
+    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "findings"), 0),
+                                         "severity")->valuestring,
+                     audit_severity_name(audit_finding_at(r, 0)->severity));
+    p = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "provenance"), 9);
+    ck_assert_int_eq(cJSON_GetObjectItem(p, "layer")->valueint, 9);
+    ck_assert_str_eq(cJSON_GetObjectItem(p, "model")->valuestring, "base");
+    ck_assert_int_eq(cJSON_GetObjectItem(p, "source_layer")->valueint, 5);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "seams")), 2);
+    cJSON_Delete(j);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(hashes_do_not_depend_on_threads)
+{
+    arch_table *t = table();
+    am_model m;
+    sut_error err;
+    model *md;
+    xfer_hash one[64], four[64];
+    size_t i;
+
+    am_decoder(&m, "llama", 4, true, false);
+    am_two_shards(&m);
+    md = model_open(am_folder(&m), t, MODEL_STRICT, &err);
+    ck_assert_msg(md != NULL, "%s", err.msg);
+    ck_assert_uint_le(model_tensor_count(md), 64);
+    ck_assert_int_eq(audit_hash_model(md, 1, one, &err), 0);
+    ck_assert_int_eq(audit_hash_model(md, 4, four, &err), 0);
+    for (i = 0; i < model_tensor_count(md); i++) {
+        const model_tensor *mt = model_tensor_at(md, i);
+        int fd = open(st_path(model_shard(md, mt->shard)), O_RDONLY);
+        xfer_hash h;
+        ck_assert_int_eq(xfer_hash_range(fd, st_data_start(model_shard(md, mt->shard)) +
+                                         mt->t->begin, st_tensor_bytes(mt->t), &h, &err), 0);
+        close(fd);
+        ck_assert(one[i].lo == four[i].lo && one[i].hi == four[i].hi);
+        ck_assert(one[i].lo == h.lo && one[i].hi == h.hi);
+    }
+    model_free(md);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(fixtures_gemma_heads_are_redundant)
+{
+    static const char *const names[] = {"tiny-gemma", "tiny-gemma2", "tiny-gemma3"};
+    const char *fix = tu_fixtures();
+    arch_table *t;
+    size_t i;
+
+    if (!fix) {
+        tu_skip("fixtures absent");
+        return;
+    }
+    t = table();
+    for (i = 0; i < 3; i++) {
+        char path[4608];
+        audit_report *r;
+        snprintf(path, sizeof(path), "%s/hf/%s", fix, names[i]);
+        r = audit(t, path, NULL);
+        assert_finding(r, "redundant-lm-head", "warning",
+                       "104 parameters (416 bytes) wasted; byte-identical to 'model.embed_tokens.weight'");
+        assert_finding(r, "parameter-count", "info", "(+104 in the redundant lm_head)");
+        ck_assert_uint_eq(audit_count(r, AUDIT_ERROR), 0);
+        ck_assert_uint_eq(audit_count(r, AUDIT_WARNING), 1);
+        audit_free(r);
+    }
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(fixtures_count_as_their_configs_say)
+{
+    static const char *const names[] = {
+        "tiny-llama", "tiny-llama-sharded", "tiny-llama-bf16", "tiny-mistral", "tiny-qwen2",
+        "tiny-qwen3", "tiny-phi3", "tiny-gemma", "tiny-gemma2", "tiny-gemma3", "stories260K"
+    };
+    const char *fix = tu_fixtures();
+    arch_table *t;
+    size_t i;
+
+    if (!fix) {
+        tu_skip("fixtures absent");
+        return;
+    }
+    t = table();
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char path[4608];
+        audit_report *r;
+        snprintf(path, sizeof(path), "%s/hf/%s", fix, names[i]);
+        r = audit(t, path, NULL);
+        ck_assert_msg(audit_expected_parameters(r) > 0, "%s: no expected count", names[i]);
+        ck_assert_msg(find(r, "parameter-count", "the config implies") &&
+                      find(r, "parameter-count", "")->severity == AUDIT_INFO,
+                      "%s: parameter count off", names[i]);
+        ck_assert_msg(audit_count(r, AUDIT_ERROR) == 0, "%s has errors", names[i]);
+        audit_free(r);
+    }
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(fixture_tiny_llama_buffer_is_a_note)
+{
+    const char *fix = tu_fixtures();
+    arch_table *t;
+    audit_report *r;
+    char path[4608];
+
+    if (!fix) {
+        tu_skip("fixtures absent");
+        return;
+    }
+    t = table();
+    snprintf(path, sizeof(path), "%s/hf/tiny-llama", fix);
+    r = audit(t, path, NULL);
+    assert_finding(r, "unexpected-tensor", "info",
+                   "'model.layers.0.self_attn.rotary_emb.inv_freq': only 1 of the 2 layers holds");
+    ck_assert_uint_eq(audit_count(r, AUDIT_WARNING), 0);
+    ck_assert_uint_eq(count_code(r, "missing-tensor"), 0);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+static Suite *audit_suite(void)
+{
+    Suite *s = suite_create("audit");
+    TCase *folder = tcase_create("folder"), *layers = tcase_create("layers");
+    TCase *head = tcase_create("head"), *merge = tcase_create("merge");
+    TCase *fixtures = tcase_create("fixtures");
+
+    tcase_add_test(folder, index_names_a_missing_tensor);
+    tcase_add_test(folder, unreferenced_shard);
+    tcase_add_test(folder, wrong_total_size);
+    tcase_add_test(folder, shard_path_leaves_the_folder);
+    tcase_add_test(folder, shard_named_by_index_is_missing);
+    tcase_add_test(folder, invalid_shard);
+    tcase_add_test(folder, invalid_config);
+    tcase_add_test(folder, missing_config);
+    tcase_add_test(folder, no_checkpoint_cannot_run);
+    tcase_add_test(layers, clean_model_counts_exactly);
+    tcase_add_test(layers, layer_lacks_a_tensor);
+    tcase_add_test(layers, layer_holds_nothing);
+    tcase_add_test(layers, config_layer_count_wrong);
+    tcase_add_test(layers, layer_types_wrong_length);
+    tcase_add_test(layers, shape_differs_across_layers);
+    tcase_add_test(layers, dtypes_mixed);
+    tcase_add_test(layers, tensors_outside_their_places);
+    tcase_add_test(head, untied_model_without_head);
+    tcase_add_test(head, tied_head_identical_is_redundant);
+    tcase_add_test(head, tied_head_differs_is_a_conflict);
+    tcase_add_test(merge, self_merge_duplicates_and_slices);
+    tcase_add_test(merge, self_merge_provenance_and_seams);
+    tcase_add_test(merge, two_models_donor_switch_and_unmatched);
+    tcase_add_test(merge, sliding_parity_shift);
+    tcase_add_test(merge, json_report);
+    tcase_add_test(merge, hashes_do_not_depend_on_threads);
+    tcase_add_test(fixtures, fixtures_gemma_heads_are_redundant);
+    tcase_add_test(fixtures, fixtures_count_as_their_configs_say);
+    tcase_add_test(fixtures, fixture_tiny_llama_buffer_is_a_note);
+    suite_add_tcase(s, folder);
+    suite_add_tcase(s, layers);
+    suite_add_tcase(s, head);
+    suite_add_tcase(s, merge);
+    suite_add_tcase(s, fixtures);
+    return s;
+}
+
+SUT_TEST_MAIN(audit_suite)
