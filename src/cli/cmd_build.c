@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "suture/build.h"
 #include "cli.h"
 #include "plan_args.h"
+#include "progress.h"
 
 static const char usage[] =
     "usage: suture build RECIPE -o OUT [--force] [-j N] [--quiet] [OPTIONS]\n"
@@ -26,28 +26,6 @@ struct args {
     build_options bo;
     bool quiet;
 };
-
-/* The progress bar: redrawn when the shown permille changes. */
-struct bar {
-    int shown;
-};
-
-static void draw(void *ctx, uint64_t done, uint64_t total)
-{
-    struct bar *b = ctx;
-    char a[32], t[32];
-    int per = total ? (int)(done * 1000 / total) : 1000, i;
-
-    if (per == b->shown)
-        return;
-    b->shown = per;
-    fputs("\r[", stderr);
-    for (i = 0; i < 30; i++)
-        fputc(i < per * 30 / 1000 ? '#' : '.', stderr);
-    fprintf(stderr, "] %3d%% %s / %s\033[K", per / 10, cli_bytes(done, a, sizeof(a)),
-            cli_bytes(total, t, sizeof(t)));
-    fflush(stderr);
-}
 
 static int parse_jobs(const char *s, unsigned *out)
 {
@@ -117,7 +95,7 @@ static void tell(const plan *p, const build_report *rep, const char *out)
 int cmd_build(int argc, char **argv)
 {
     struct args a;
-    struct bar bar = {-1};
+    cli_progress *bar;
     build_report rep;
     sut_error err;
     plan *p;
@@ -136,13 +114,12 @@ int cmd_build(int argc, char **argv)
         return rc;
     if (!a.quiet)
         warnings(p);
-    if (!a.quiet && isatty(STDERR_FILENO)) {
-        a.bo.progress = draw;
-        a.bo.progress_ctx = &bar;
+    if ((bar = cli_progress_new("build", a.quiet))) {
+        a.bo.progress = cli_progress_update;
+        a.bo.progress_ctx = bar;
     }
     rc = build_run(p, &a.bo, &rep, &err);
-    if (a.bo.progress && bar.shown >= 0)
-        fputs("\r\033[K", stderr);
+    cli_progress_free(bar);
     if (rc != 0)
         rc = cli_fail("build", &err);
     else if (!a.quiet)
