@@ -27,6 +27,8 @@ typedef struct am_tensor {
     uint64_t shape[2];
     unsigned seed;
     unsigned shard;            /* 0-based */
+    float scale;               /* 0 or 1: none; else values are the F32
+                                  value times scale, as cv_apply scales */
 } am_tensor;
 
 typedef struct am_model {
@@ -54,6 +56,7 @@ static inline am_tensor *am_add(am_model *m, const char *name, st_dtype dt,
     t->shape[1] = b;
     t->seed = seed;
     t->shard = 0;
+    t->scale = 0;
     return t;
 }
 
@@ -189,8 +192,11 @@ static inline void am_write_data(st_writer *w, const am_tensor *t)
 
     for (i = 0; i < n; i++) {
         float f = am_value(t->seed, i);
-        uint16_t h = t->dtype == ST_BF16 ? cv_f32_to_bf16(f) : cv_f32_to_f16(f);
         size_t size = t->dtype == ST_F32 ? 4 : 2;
+        uint16_t h;
+        if (t->scale != 0 && t->scale != 1)
+            f = f * t->scale;
+        h = t->dtype == ST_BF16 ? cv_f32_to_bf16(f) : cv_f32_to_f16(f);
         if (size == 4)
             memcpy(buf, &f, 4);
         else
