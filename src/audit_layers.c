@@ -68,37 +68,55 @@ static const cJSON *cfg_item(const cJSON *cfg, const char *key)
     return it;
 }
 
+/* The config's layer count against the layers found; only a warning when
+ * the layer pattern was guessed. */
 static void check_count(audit_report *r, long cfg_layers, unsigned found)
 {
     const arch_family *f = model_arch(r->m);
+    audit_severity sev = f->inferred ? AUDIT_WARNING : AUDIT_ERROR;
 
-    if (!model_config(r->m) || f->inferred)
+    if (!model_config(r->m) || (f->inferred && cfg_layers < 0))
         return;
     if (cfg_layers < 0)
-        audit_add(r, "layer-count-mismatch", AUDIT_ERROR, f->layer_count_key,
+        audit_add(r, "layer-count-mismatch", sev, f->layer_count_key,
                   "config.json: %s is absent or not a whole number (loaders use a "
                   "default); the tensors hold %u layers", f->layer_count_key, found);
     else if ((unsigned long)cfg_layers != found)
-        audit_add(r, "layer-count-mismatch", AUDIT_ERROR, f->layer_count_key,
-                  "config.json: %s is %ld but the tensors hold %u layers",
-                  f->layer_count_key, cfg_layers, found);
+        audit_add(r, "layer-count-mismatch", sev, f->layer_count_key,
+                  "config.json: %s is %ld but the tensors hold %u layer%s%s",
+                  f->layer_count_key, cfg_layers, found, found == 1 ? "" : "s",
+                  f->inferred ? " (by the layer names guessed for an unknown architecture)" : "");
 }
 
-/* Layers below the highest one that hold no tensor at all. */
-static unsigned check_empty(audit_report *r)
+static bool layer_empty(const model *m, unsigned i)
 {
-    unsigned i, n = model_layer_count(r->m), full = 0;
     size_t k;
 
-    for (i = 0; i < n; i++) {
-        char place[32];
-        if (model_layer_tensors(r->m, i, &k), k > 0) {
+    model_layer_tensors(m, i, &k);
+    return k == 0;
+}
+
+/* Layers below the highest one that hold no tensor at all, one finding
+ * per run. Returns the number of layers that hold tensors. */
+static unsigned check_empty(audit_report *r)
+{
+    unsigned i = 0, j, n = model_layer_count(r->m), full = 0;
+
+    while (i < n) {
+        char range[32], place[48];
+        if (!layer_empty(r->m, i)) {
             full++;
+            i++;
             continue;
         }
-        snprintf(place, sizeof(place), "layer %u", i);
+        for (j = i; j + 1 < n && layer_empty(r->m, j + 1); j++)
+            ;
+        audit_range(i, j, range, sizeof(range));
+        snprintf(place, sizeof(place), "layer %s", range);
         audit_add(r, "missing-layer", AUDIT_ERROR, place,
-                  "layer %u holds no tensor (layers 0-%u are present around it)", i, n - 1);
+                  "layer%s %s hold%s no tensor, though layer %u does", i == j ? "" : "s",
+                  range, i == j ? "s" : "", n - 1);
+        i = j + 1;
     }
     return full;
 }
@@ -125,11 +143,10 @@ static void report_missing(audit_report *r, const struct entry *g, size_t n,
 {
     const arch_family *f = model_arch(r->m);
     unsigned i, nl = model_layer_count(r->m);
-    size_t k;
 
     for (i = 0; i < nl; i++) {
         char *name;
-        if (group_has(g, n, i) || (model_layer_tensors(r->m, i, &k), k == 0))
+        if (group_has(g, n, i) || layer_empty(r->m, i))
             continue;
         name = arch_rename(f, g[0].t->name, i);
         audit_add(r, "missing-tensor", AUDIT_ERROR, name ? name : g[0].local,

@@ -140,7 +140,8 @@ static void print_text(const audit_report *r, const char *path)
     print_trace(r);
     print_slices(r);
     if (m)
-        printf("%s: %u layers, %s parameters, %s; ", path, model_layer_count(m),
+        printf("%s: %u layer%s, %s parameters, %s; ", path, model_layer_count(m),
+               model_layer_count(m) == 1 ? "" : "s",
                cli_commas(audit_parameter_count(r), params, sizeof(params)),
                cli_bytes(model_data_bytes(m), bytes, sizeof(bytes)));
     else
