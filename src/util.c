@@ -142,6 +142,26 @@ static const char *find_duplicate(const cJSON *node)
     return NULL;
 }
 
+/* The nesting depth of arrays and objects just before text[at] (strings
+ * skipped). */
+static size_t depth_at(const char *text, size_t at)
+{
+    size_t i, depth = 0;
+    bool in_string = false;
+
+    for (i = 0; i < at; i++) {
+        if (in_string && text[i] == '\\')
+            i++;
+        else if (text[i] == '"')
+            in_string = !in_string;
+        else if (!in_string && (text[i] == '[' || text[i] == '{'))
+            depth++;
+        else if (!in_string && (text[i] == ']' || text[i] == '}') && depth)
+            depth--;
+    }
+    return depth;
+}
+
 cJSON *sut_json_parse(const char *text, size_t len, const char *label,
                       sut_error *err)
 {
@@ -151,7 +171,12 @@ cJSON *sut_json_parse(const char *text, size_t len, const char *label,
 
     if (!root) {
         size_t at = end && end >= text ? (size_t)(end - text) : 0;
-        sut_error_set(err, "%s: invalid JSON at byte %zu", label, at);
+        if (at < len && (text[at] == '[' || text[at] == '{') &&
+            depth_at(text, at) >= CJSON_NESTING_LIMIT)
+            sut_error_set(err, "%s: invalid JSON: nested deeper than %d "
+                          "levels at byte %zu", label, CJSON_NESTING_LIMIT, at);
+        else
+            sut_error_set(err, "%s: invalid JSON at byte %zu", label, at);
         return NULL;
     }
     while (end < text + len &&
