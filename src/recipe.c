@@ -14,6 +14,7 @@
 #include "recipe_int.h"
 #include "checked.h"
 #include "util.h"
+#include "util.h"
 
 #define RECIPE_FILE_MAX (16u << 20)
 #define MATCH_LIMIT 1000000
@@ -227,6 +228,7 @@ int rc_note(recipe *r, const char *fmt, ...)
     va_end(ap);
     if (rc < 0)
         return -1;
+    sut_one_line(text);
     /* room for n + 1 notes and the terminating NULL (index n + 1) */
     if (grow(&r->notes, n + 1, sizeof(*r->notes)) != 0) {
         free(text);

@@ -6,6 +6,7 @@
 #include "suture/safetensors.h"
 #include "suture/model.h"
 #include "suture/audit.h"
+#include "suture/recipe.h"
 
 /* Asserts msg is one non-empty line: no control characters. */
 static void assert_one_line(const char *msg)
@@ -105,6 +106,32 @@ START_TEST(index_issue_control_characters)
 }
 END_TEST
 
+/* fuzz_mergekit: a key holding tabs ("parameter\t\ts") went raw into the
+ * note that says it is ignored, and from there into the plan's warnings. */
+START_TEST(mergekit_note_control_characters)
+{
+    static const char yml[] =
+        "slices:\n"
+        "  - sources:\n"
+        "      - model: a\n"
+        "        layer_range: [0, 2]\n"
+        "        parameter\t\t\ts:\n"
+        "          scale: 1.0\n"
+        "merge_method: passthrough\n";
+    sut_error err = {{0}};
+    recipe *r = recipe_parse_mergekit(yml, sizeof(yml) - 1, "merge.yml",
+                                      "/nonexistent", &err);
+    size_t i;
+
+    ck_assert_msg(r != NULL, "unexpected error: %s", err.msg);
+    ck_assert_ptr_nonnull(r->notes);
+    ck_assert_ptr_nonnull(r->notes[0]);
+    for (i = 0; r->notes[i]; i++)
+        assert_one_line(r->notes[i]);
+    recipe_free(r);
+}
+END_TEST
+
 static Suite *regress_suite(void)
 {
     Suite *s = suite_create("regress");
@@ -112,6 +139,7 @@ static Suite *regress_suite(void)
 
     tcase_add_test(tc, header_message_control_characters);
     tcase_add_test(tc, index_issue_control_characters);
+    tcase_add_test(tc, mergekit_note_control_characters);
     suite_add_tcase(s, tc);
     return s;
 }
