@@ -219,12 +219,9 @@ static int take_option(options *o, int c, const char *arg)
         return parse_u64(arg, 0, UINT64_MAX, &o->seed) == 0 ? 0
             : bad("--seed: '%s' is not a whole number", arg);
     default:
-        if (c >= O_DIM && c < O_DIM + D_COUNT)
-            return parse_u64(arg, 1, DIM_MAX, &o->dim[c - O_DIM]) == 0 ? 0
-                : bad("--%s: '%s' is not a whole number from 1 to %llu",
-                      dim_opts[c - O_DIM], arg, DIM_MAX);
-        usage(stderr);
-        return EXIT_USAGE;
+        return parse_u64(arg, 1, DIM_MAX, &o->dim[c - O_DIM]) == 0 ? 0
+            : bad("--%s: '%s' is not a whole number from 1 to %llu",
+                  dim_opts[c - O_DIM], arg, DIM_MAX);
     }
 }
 
@@ -253,13 +250,14 @@ static int parse_args(int argc, char **argv, options *o)
 {
     int c, rc;
 
-    while ((c = getopt_long(argc, argv, "o:h", long_opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:h", long_opts, NULL)) != -1) {
         if (c == 'h')
             return -1;
-        if (c == '?') {
-            usage(stderr);
-            return EXIT_USAGE;
-        }
+        if (c == ':')
+            return bad("option '%s' needs a value", argv[optind - 1]);
+        if (c == '?')
+            return bad("unknown option '%s' (see --help)", argv[optind - 1]);
         if ((rc = take_option(o, c, optarg)) != 0)
             return rc;
     }

@@ -150,7 +150,12 @@ expect "too-many-shards" 2 "--shards 6: the model has only 5 whole layers"
 gen --preset llama --index i.json -o "$T/x"
 expect "index-needs-config" 2 "--index needs --from-config"
 gen --preset llama --bogus -o "$T/x"
-expect "unknown-option" 2 "usage: suture-gen"
+expect "unknown-option" 2 "unknown option '--bogus' (see --help)"
+gen --preset llama -o "$T/x" --layers
+expect "missing-value" 2 "option '--layers' needs a value"
+gen --help
+expect "help" 0
+expect_out "help-text" "usage: suture-gen --preset"
 gen --preset llama -o "$T/llama"
 expect "output-not-empty" 2 "folder exists and is not empty"
 gen --from-config "$T/missing.json" -o "$T/x"
