@@ -164,6 +164,19 @@ out:
     return rc;
 }
 
+/* True for an array of numbers only (printed on one line: "[0, 2]"). */
+static bool all_numbers(const cJSON *v)
+{
+    const cJSON *c;
+
+    if (!cJSON_IsArray(v))
+        return false;
+    cJSON_ArrayForEach(c, v)
+        if (!cJSON_IsNumber(c))
+            return false;
+    return true;
+}
+
 /* Writes v as JSON indented by two spaces per level, as Hugging Face's
  * files are. False when out of memory. */
 static bool print_json(FILE *f, const cJSON *v, int depth)
@@ -178,6 +191,14 @@ static bool print_json(FILE *f, const cJSON *v, int depth)
         fputs(s, f);
         free(s);
         return true;
+    }
+    if (all_numbers(v)) {
+        fputc('[', f);
+        for (c = v->child; c && ok; c = c->next) {
+            ok = print_json(f, c, depth + 1);
+            fputs(c->next ? ", " : "]", f);
+        }
+        return ok;
     }
     fputc(obj ? '{' : '[', f);
     for (c = v->child; c && ok; c = c->next) {
@@ -836,14 +857,14 @@ static int write_readme(const plan *p, const char *dir, const char *base,
                         sut_error *err)
 {
     const recipe *r = plan_recipe(p);
-    char *text = plan_text(p), *rj = NULL, *buf = NULL, *path = NULL;
+    char *text = plan_text(p), *buf = NULL, *path = NULL;
     cJSON *recipe_json = recipe_to_json(r);
     size_t len = 0;
     FILE *f = NULL;
     int rc = -1;
 
-    if (!text || !recipe_json || !(rj = cJSON_Print(recipe_json)) ||
-        !(f = open_memstream(&buf, &len)) || !(path = sut_path_join(dir, "README.md"))) {
+    if (!text || !recipe_json || !(f = open_memstream(&buf, &len)) ||
+        !(path = sut_path_join(dir, "README.md"))) {
         sut_error_set(err, "README.md: out of memory");
         goto out;
     }
@@ -855,8 +876,8 @@ static int write_readme(const plan *p, const char *dir, const char *base,
             "(`suture.sources`); `suture verify` checks them.\n\n");
     if (r->comment)
         fprintf(f, "%s\n\n", r->comment);
-    fprintf(f, "## Plan\n\n```text\n%s```\n\n## Recipe\n\n```json\n%s\n```\n", text, rj);
-    if (fclose(f) != 0) {
+    fprintf(f, "## Plan\n\n```text\n%s```\n\n## Recipe\n\n```json\n", text);
+    if (!print_json(f, recipe_json, 0) || fprintf(f, "\n```\n") < 0 || fclose(f) != 0) {
         f = NULL;
         sut_error_set(err, "README.md: out of memory");
         goto out;
@@ -868,7 +889,6 @@ out:
         fclose(f);
     free(buf);
     free(path);
-    free(rj);
     free(text);
     cJSON_Delete(recipe_json);
     return rc;

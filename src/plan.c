@@ -38,6 +38,7 @@ struct plan {
     cfg_change *changes;
     size_t nchanges;
     uint64_t params_before, bytes_before, params, bytes;
+    char where[300];         /* "recipe.json: ", or "" for a spec */
 };
 
 /* ---- small helpers ---- */
@@ -47,15 +48,10 @@ static const char *mname(const plan *p, size_t i)
     return p->r->models[i].name;
 }
 
-/* "recipe.json: " or "" (a compact spec has no file). */
+/* What messages start with: "recipe.json: ", or "" (a spec has no file). */
 static const char *where(const plan *p)
 {
-    static __thread char buf[512];
-
-    if (!p->r->path)
-        return "";
-    snprintf(buf, sizeof(buf), "%s: ", sut_basename(p->r->path));
-    return buf;
+    return p->where;
 }
 
 static int oom(const plan *p, sut_error *err)
@@ -206,13 +202,13 @@ static int check_range(plan *p, size_t si, sut_error *err)
     size_t k, n;
 
     if (s->end > count) {
+        char range[64] = "no layers";
+        if (count > 0)
+            snprintf(range, sizeof(range), "%u layer%s (0-%u)", count, count == 1 ? "" : "s",
+                     count - 1);
         sut_error_set(err, "%sslices[%zu]: layers [%u, %u) of model '%s' are out of "
-                      "range: it has %u layers (0-%u)", where(p), si, s->start, s->end,
-                      mname(p, s->model), count, count ? count - 1 : 0);
-        if (count == 0)
-            sut_error_set(err, "%sslices[%zu]: layers [%u, %u) of model '%s' are out of "
-                          "range: it has no layers", where(p), si, s->start, s->end,
-                          mname(p, s->model));
+                      "range: it has %s", where(p), si, s->start, s->end,
+                      mname(p, s->model), range);
         return -1;
     }
     for (k = s->start; k < s->end; k++) {
@@ -291,11 +287,6 @@ static int find_seams(plan *p, sut_error *err)
     return 0;
 }
 
-static bool slice_scaled(const plan *p, size_t si)
-{
-    return p->r->slices[si].nscales > 0;
-}
-
 static int make_runs(plan *p, sut_error *err)
 {
     size_t i;
@@ -306,17 +297,17 @@ static int make_runs(plan *p, sut_error *err)
         const plan_layer *l = &p->layers[i];
         plan_run *run = p->nruns ? &p->runs[p->nruns - 1] : NULL;
         if (run && continues(&p->layers[i - 1], l) &&
-            (l->slice == p->layers[i - 1].slice ||
-             (!slice_scaled(p, l->slice) && !slice_scaled(p, p->layers[i - 1].slice)))) {
+            (l->slice == p->layers[i - 1].slice || (!run->scaled && !l->scaled))) {
             run->out_last = l->index;
             run->src_last = l->source_layer;
+            run->scaled |= l->scaled;
             continue;
         }
         run = &p->runs[p->nruns++];
         run->out_first = run->out_last = l->index;
         run->model = l->model;
         run->src_first = run->src_last = l->source_layer;
-        run->scaled = slice_scaled(p, l->slice);
+        run->scaled = l->scaled;
     }
     return 0;
 }
@@ -390,26 +381,34 @@ static const char *missing_in_layer(const model *m, unsigned layer,
     return NULL;
 }
 
+/* The first name of a that b lacks, or NULL. */
+static const char *first_missing(const struct common *a, const struct common *b)
+{
+    size_t i;
+
+    for (i = 0; i < a->n; i++)
+        if (!in_common(b, a->names[i]))
+            return a->names[i];
+    return NULL;
+}
+
 /* The common sets of two slice models must name the same tensors. */
 static int compare_sets(plan *p, size_t a, const struct common *ca, size_t b,
                         const struct common *cb, sut_error *err)
 {
-    size_t i;
+    const char *miss;
 
-    for (i = 0; i < ca->n; i++)
-        if (!in_common(cb, ca->names[i]))
-            goto differ_a;
-    for (i = 0; i < cb->n; i++)
-        if (!in_common(ca, cb->names[i])) {
-            sut_error_set(err, "%slayer tensor '%s' is in the layers of '%s' but not in "
-                          "those of '%s'", where(p), cb->names[i], mname(p, b), mname(p, a));
-            return -1;
-        }
+    if ((miss = first_missing(ca, cb))) {
+        sut_error_set(err, "%slayer tensor '%s' is in the layers of '%s' but not in those "
+                      "of '%s'", where(p), miss, mname(p, a), mname(p, b));
+        return -1;
+    }
+    if ((miss = first_missing(cb, ca))) {
+        sut_error_set(err, "%slayer tensor '%s' is in the layers of '%s' but not in those "
+                      "of '%s'", where(p), miss, mname(p, b), mname(p, a));
+        return -1;
+    }
     return 0;
-differ_a:
-    sut_error_set(err, "%slayer tensor '%s' is in the layers of '%s' but not in those "
-                  "of '%s'", where(p), ca->names[i], mname(p, a), mname(p, b));
-    return -1;
 }
 
 /* The source tensor named local in a layer, or NULL. */
@@ -432,11 +431,14 @@ static int check_layer(plan *p, const plan_layer *l, const struct common *cs,
 {
     const plan_layer *ref = &p->layers[0];
     const model *m = p->models[l->model], *rm = p->models[ref->model];
+    const arch_family *f = model_arch(m);
     const char *miss = missing_in_layer(m, l->source_layer, &cs[l->model]);
     const size_t *idx;
     size_t n, j;
 
-    if (miss) {
+    /* a family whose config lists layers of another kind (qwen2_moe's
+     * mlp_only_layers) may differ between layers; cfg_rewrite remaps it */
+    if (miss && !(f->layer_lists && f->layer_lists[0])) {
         sut_error_set(err, "%sslices[%zu]: layer %u of '%s' lacks layer tensor '%s' that "
                       "its other layers have", where(p), l->slice, l->source_layer,
                       mname(p, l->model), miss);
@@ -555,6 +557,24 @@ static int compare_dims(plan *p, const char *what_a, size_t a, uint64_t va, uint
     return 0;
 }
 
+/* Each slice model's own embeddings have the embed donor's hidden size. */
+static int check_layer_hidden(plan *p, uint64_t hidden, sut_error *err)
+{
+    size_t i;
+    uint64_t v, h;
+
+    for (i = 0; i < p->r->nslices; i++) {
+        size_t mi = p->r->slices[i].model;
+        if (!dims_of(find_edge(p->models[mi], false), &v, &h) || h == hidden)
+            continue;
+        sut_error_set(err, "%sembed donor '%s' and layer donor '%s' differ in hidden size: "
+                      "%llu vs %llu", where(p), mname(p, p->donors.embed), mname(p, mi),
+                      (unsigned long long)hidden, (unsigned long long)h);
+        return -1;
+    }
+    return 0;
+}
+
 static int check_donor_dims(plan *p, sut_error *err)
 {
     const model *e = p->models[p->donors.embed], *h = p->models[p->donors.head];
@@ -572,7 +592,7 @@ static int check_donor_dims(plan *p, sut_error *err)
         compare_dims(p, "embed", p->donors.embed, ev, eh, "config", p->donors.config, cv,
                      ch, err) != 0)
         return -1;
-    return 0;
+    return check_layer_hidden(p, eh, err);
 }
 
 /* ---- output tensors ---- */
@@ -1054,11 +1074,13 @@ plan *plan_make(const recipe *r, arch_table *arches, const plan_options *opt,
     p->dtype = opt && opt->has_dtype ? opt->dtype : r->dtype;
     p->limit = opt && opt->shard_size ? opt->shard_size
                : r->shard_size ? r->shard_size : PLAN_SHARD_DEFAULT;
+    if (r->path)
+        snprintf(p->where, sizeof(p->where), "%.250s: ", sut_basename(r->path));
     if (recipe_notes(p, err) != 0 || open_models(p, arches, err) != 0 ||
         choose_donors(p, err) != 0 || check_archs(p, err) != 0 ||
-        map_layers(p, err) != 0 || find_seams(p, err) != 0 || make_runs(p, err) != 0 ||
+        map_layers(p, err) != 0 || find_seams(p, err) != 0 ||
         check_layer_sets(p, err) != 0 || check_donor_dims(p, err) != 0 ||
-        add_tensors(p, err) != 0 || make_shards(p, err) != 0 ||
+        add_tensors(p, err) != 0 || make_runs(p, err) != 0 || make_shards(p, err) != 0 ||
         rewrite_config(p, err) != 0 || parity_shifts(p, err) != 0 ||
         edge_repeats(p, err) != 0 || dtype_mix(p, err) != 0)
         goto fail;

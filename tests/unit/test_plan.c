@@ -268,6 +268,18 @@ START_TEST(test_refuse_hidden)
 }
 END_TEST
 
+START_TEST(test_refuse_layer_hidden)
+{
+    tmodel e = {.type = "llama", .layers = 4, .hidden = 4, .seed = 6};
+
+    tm_folder(root, "e", &e, 1);
+    refused("{\"models\": {\"a\": \"a\", \"e\": \"e\"}, \"slices\": [{\"model\": \"a\", "
+            "\"layers\": [0, 2]}], \"embed_from\": \"e\", \"head_from\": \"e\", "
+            "\"config_from\": \"e\"}", NULL,
+            "embed donor 'e' and layer donor 'a' differ in hidden size: 4 vs 8");
+}
+END_TEST
+
 START_TEST(test_refuse_dtypes)
 {
     tmodel f = {.type = "llama", .layers = 2, .dtype = ST_F64, .seed = 7};
@@ -641,6 +653,7 @@ static Suite *plan_suite(void)
     tcase_add_test(tc, test_refuse_mixed);
     tcase_add_test(tc, test_refuse_vocab);
     tcase_add_test(tc, test_refuse_hidden);
+    tcase_add_test(tc, test_refuse_layer_hidden);
     tcase_add_test(tc, test_refuse_dtypes);
     tcase_add_test(tc, test_refuse_no_layers);
     tcase_add_test(tc, test_extra_travels);
