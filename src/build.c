@@ -585,6 +585,23 @@ static int convert_chunk(void *ctx, const void *buf, size_t n, sut_error *err)
     return 0;
 }
 
+/* Converts n source bytes at off, reading CONV_BUF bytes at a time so
+ * that the read buffer stays as small as the conversion buffer. */
+static int convert_tensor(struct conv *c, int fd, uint64_t off, uint64_t n,
+                          sut_error *err)
+{
+    c->in_size = st_dtype_bits(c->in) / 8;
+    c->out_size = st_dtype_bits(c->out) / 8;
+    while (n > 0) {
+        uint64_t step = n < CONV_BUF ? n : CONV_BUF;
+        if (xfer_read(fd, off, step, c->in_size, convert_chunk, c, err) != 0)
+            return -1;
+        off += step;
+        n -= step;
+    }
+    return 0;
+}
+
 static int copy_tensor(struct job *j, st_writer *w, int fd, uint64_t off, uint64_t n,
                        sut_error *err)
 {
@@ -611,11 +628,8 @@ static int stream_tensor(struct job *j, st_writer *w, const plan_tensor *t,
 
     if (t->scale == 1 && t->dtype == t->src->t->dtype)
         rc = copy_tensor(j, w, fd, off, n, err);
-    else {
-        c.in_size = st_dtype_bits(c.in) / 8;
-        c.out_size = st_dtype_bits(c.out) / 8;
-        rc = xfer_read(fd, off, n, c.in_size, convert_chunk, &c, err);
-    }
+    else
+        rc = convert_tensor(&c, fd, off, n, err);
     if (rc != 0 && strstr(err->msg, st_path(f)) == NULL) {
         size_t len = strlen(err->msg);
         snprintf(err->msg + len, sizeof(err->msg) - len, " (source %s, tensor '%s')",
