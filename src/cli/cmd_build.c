@@ -1,6 +1,6 @@
 /* cmd_build.c: suture build RECIPE -o OUT [--force] [-j N] [--shard-size S]
- * [--dtype D] [--quiet] [--arch-file F] [--allow-mixed], or -m NAME=PATH...
- * --slices SPEC instead of RECIPE. */
+ * [--dtype D] [--quiet] [--json] [--arch-file F] [--allow-mixed], or
+ * -m NAME=PATH... --slices SPEC instead of RECIPE. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +11,7 @@
 #include "progress.h"
 
 static const char usage[] =
-    "usage: suture build RECIPE -o OUT [--force] [-j N] [--quiet] [OPTIONS]\n"
+    "usage: suture build RECIPE -o OUT [--force] [-j N] [--quiet] [--json] [OPTIONS]\n"
     "       suture build -m NAME=PATH... --slices SPEC -o OUT [...]\n"
     "Writes the model folder the recipe describes: shards, index, config.json,\n"
     "tokenizer files, README.md and suture-recipe.json. Tensors are streamed\n"
@@ -19,12 +19,13 @@ static const char usage[] =
     "  -o OUT              the output folder (refused when it exists)\n"
     "  --force             replace an existing OUT\n"
     "  -j N                shards written in parallel (default: the cores)\n"
-    "  --quiet             no progress bar, warnings or summary\n";
+    "  --quiet             no progress bar, warnings or summary\n"
+    "  --json              the summary, warnings and notes as one JSON object\n";
 
 struct args {
     struct plan_args pa;
     build_options bo;
-    bool quiet;
+    bool quiet, json;
 };
 
 static int parse_jobs(const char *s, unsigned *out)
@@ -57,6 +58,8 @@ static int parse(int argc, char **argv, struct args *a, bool *help)
             a->bo.force = true;
         else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0)
             a->quiet = true;
+        else if (strcmp(s, "--json") == 0)
+            a->json = true;
         else if (strcmp(s, "-j") == 0 && more) {
             if (parse_jobs(argv[++i], &a->bo.jobs) != 0)
                 return EXIT_USAGE;
@@ -92,6 +95,58 @@ static void tell(const plan *p, const build_report *rep, const char *out)
            rep->files_copied == 1 ? "" : "s");
 }
 
+static cJSON *strings_json(char **v, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    size_t i;
+
+    for (i = 0; arr && i < n; i++)
+        if (!cJSON_AddItemToArray(arr, cJSON_CreateString(v[i]))) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    return arr;
+}
+
+/* {"path", "layer_count", "tensor_count", "parameter_count", "data_bytes",
+ *  "shards": [{"name", "bytes", "tensors"}], "tokenizer_files", "notes":
+ *  [text], "warnings": [{"code", "message"}]}; NULL when out of memory. */
+static cJSON *build_json(const plan *p, const build_report *rep, const char *out)
+{
+    cJSON *o = cJSON_CreateObject(), *arr, *e;
+    size_t n, i;
+    const plan_shard *sh;
+    const plan_warning *w;
+    bool ok = o && cJSON_AddStringToObject(o, "path", out);
+
+    plan_layers(p, &n);
+    ok = ok && cJSON_AddNumberToObject(o, "layer_count", (double)n);
+    plan_tensors(p, &n);
+    ok = ok && cJSON_AddNumberToObject(o, "tensor_count", (double)n) &&
+         cJSON_AddNumberToObject(o, "parameter_count", (double)plan_parameters(p)) &&
+         cJSON_AddNumberToObject(o, "data_bytes", (double)rep->bytes) &&
+         (arr = cJSON_AddArrayToObject(o, "shards"));
+    sh = plan_shards(p, &n);
+    for (i = 0; ok && i < n; i++)
+        ok = (e = cJSON_CreateObject()) && cJSON_AddItemToArray(arr, e) &&
+             cJSON_AddStringToObject(e, "name", sh[i].name) &&
+             cJSON_AddNumberToObject(e, "bytes", (double)sh[i].bytes) &&
+             cJSON_AddNumberToObject(e, "tensors", (double)sh[i].count);
+    ok = ok && cJSON_AddNumberToObject(o, "tokenizer_files", (double)rep->files_copied) &&
+         cJSON_AddItemToObject(o, "notes", strings_json(rep->notes, rep->nnotes)) &&
+         (arr = cJSON_AddArrayToObject(o, "warnings"));
+    w = plan_warnings(p, &n);
+    for (i = 0; ok && i < n; i++)
+        ok = (e = cJSON_CreateObject()) && cJSON_AddItemToArray(arr, e) &&
+             cJSON_AddStringToObject(e, "code", w[i].code) &&
+             cJSON_AddStringToObject(e, "message", w[i].message);
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
 int cmd_build(int argc, char **argv)
 {
     struct args a;
@@ -112,7 +167,7 @@ int cmd_build(int argc, char **argv)
     }
     if ((rc = plan_args_open("build", &a.pa, &p, &r, &t)) != 0)
         return rc;
-    if (!a.quiet)
+    if (!a.quiet && !a.json)
         warnings(p);
     if ((bar = cli_progress_new("build", a.quiet))) {
         a.bo.progress = cli_progress_update;
@@ -122,6 +177,8 @@ int cmd_build(int argc, char **argv)
     cli_progress_free(bar);
     if (rc != 0)
         rc = cli_fail("build", &err);
+    else if (a.json)
+        rc = cli_print_json(build_json(p, &rep, a.bo.out));
     else if (!a.quiet)
         tell(p, &rep, a.bo.out);
     build_report_clear(&rep);
