@@ -97,16 +97,38 @@ static bool follows(const audit_report *r, size_t a, size_t b)
     return true;
 }
 
-/* "layers 4-7 = 8-11, 12-15 = 16-19" for the finding. */
+/* True when group g is the consecutive layers first..first+n-1. */
+static bool consecutive(const audit_report *r, size_t g)
+{
+    size_t k;
+
+    for (k = 1; k < r->group_sizes[g]; k++)
+        if (r->groups[g][k] != r->groups[g][k - 1] + 1)
+            return false;
+    return true;
+}
+
+/* "layers 4-7 = 8-11, 12-15 = 16-19" for the finding; a lone group of
+ * consecutive layers is "0-41 (42 alike)". */
 static void describe_groups(const audit_report *r, char *buf, size_t size)
 {
     size_t i = 0, j, k, o = 0;
 
+    buf[0] = '\0';
     while (i < r->ngroups && o < size) {
+        char range[32];
         for (j = i; j + 1 < r->ngroups && follows(r, j, j + 1); j++)
             ;
+        if (j == i && r->group_sizes[i] > 2 && consecutive(r, i)) {
+            unsigned first = r->groups[i][0];
+            o += (size_t)snprintf(buf + o, size - o, "%s%s (%zu alike)", i ? ", " : "",
+                                  audit_range(first, first + (unsigned)r->group_sizes[i] - 1,
+                                              range, sizeof(range)),
+                                  r->group_sizes[i]);
+            i++;
+            continue;
+        }
         for (k = 0; k < r->group_sizes[i] && o < size; k++) {
-            char range[32];
             unsigned first = r->groups[i][k];
             o += (size_t)snprintf(buf + o, size - o, "%s%s", k ? " = " : i ? ", " : "",
                                   audit_range(first, first + (unsigned)(j - i), range,

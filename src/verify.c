@@ -524,13 +524,9 @@ static int check_copied(struct item *it, const model *out, sut_error *err)
     return it->problem ? 0 : -1;
 }
 
-struct job {
-    verify_report *r;
-};
-
 static int check_item(void *ctx, size_t i, sut_error *err)
 {
-    verify_report *r = ((struct job *)ctx)->r;
+    verify_report *r = ctx;
     struct item *it = &r->items[i];
 
     return it->recompute ? check_recomputed(it, r->m, err) : check_copied(it, r->m, err);
@@ -552,7 +548,6 @@ verify_report *verify_run(const char *path, arch_table *arches,
                           const verify_options *opt, sut_error *err)
 {
     verify_report *r = calloc(1, sizeof(*r));
-    struct job job = {r};
     size_t i;
 
     if (!r || !(r->path = strdup(path))) {
@@ -565,7 +560,7 @@ verify_report *verify_run(const char *path, arch_table *arches,
     for (i = 0; i < model_issue_count(r->m); i++)
         if (strcmp(model_issue_at(r->m, i)->code, "unknown-architecture") != 0)
             add_problem(r, model_index_name(r->m), NULL, "%s", model_issue_at(r->m, i)->message);
-    if (audit_parallel(r->nitems, opt ? opt->threads : 0, check_item, &job, err) != 0)
+    if (audit_parallel(r->nitems, opt ? opt->threads : 0, check_item, r, err) != 0)
         goto fail;
     collect(r);
     if (r->oom) {
