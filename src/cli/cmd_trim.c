@@ -1,4 +1,5 @@
-/* cmd_trim.c: suture trim PATH (-o OUT | --in-place) [--force] [--arch-file F] */
+/* cmd_trim.c: suture trim PATH (-o OUT | --in-place) [--force] [--json]
+ * [--quiet] [--arch-file F] */
 #include <stdio.h>
 #include <string.h>
 
@@ -6,18 +7,25 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: suture trim PATH (-o OUT | --in-place) [--force] [--arch-file F]\n"
+    "usage: suture trim PATH (-o OUT | --in-place) [--force] [--json] [--quiet]\n"
+    "                  [--arch-file F]\n"
     "Removes the lm_head a tied model stores for nothing (byte-identical to the\n"
     "embeddings; --force also drops one that differs). Only the shard that held\n"
     "it is rewritten and the index fixed; every other file is kept as it is.\n"
     "-o OUT writes a new folder (OUT must not exist); --in-place replaces the\n"
     "files atomically. Exit 0 when trimmed or when there is nothing to trim,\n"
-    "2 when refused.\n";
+    "2 when refused.\n\n"
+    "  -o, --output OUT  write the trimmed model to the new folder OUT\n"
+    "  --in-place        replace the model's files\n"
+    "  --force           also drop a head that differs from the embeddings\n"
+    "  --json            print the result as one JSON object\n"
+    "  --quiet           print nothing when it succeeds\n"
+    "  --arch-file F     more architectures (a JSON family file)\n";
 
 struct args {
     const char *path, *arch_file;
     trim_options opt;
-    bool in_place;
+    bool in_place, json, quiet;
 };
 
 static int parse(int argc, char **argv, struct args *a)
@@ -31,6 +39,10 @@ static int parse(int argc, char **argv, struct args *a)
             a->in_place = true;
         else if (strcmp(s, "--force") == 0)
             a->opt.force = true;
+        else if (strcmp(s, "--json") == 0)
+            a->json = true;
+        else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0)
+            a->quiet = true;
         else if ((strcmp(s, "-o") == 0 || strcmp(s, "--output") == 0) && more)
             a->opt.out = argv[++i];
         else if (strcmp(s, "--arch-file") == 0 && more)
@@ -74,18 +86,52 @@ static void print_result(const trim_result *res, const struct args *a)
            a->opt.out ? a->opt.out : a->path);
 }
 
+/* Adds key: s, or null when s is empty. */
+static bool add_text(cJSON *o, const char *key, const char *s)
+{
+    return *s ? cJSON_AddStringToObject(o, key, s) != NULL
+              : cJSON_AddNullToObject(o, key) != NULL;
+}
+
+/* {"path", "output", "trimmed", "reason", "tensor", "shard",
+ *  "shard_dropped", "identical", "parameters", "bytes", "stale_removed"};
+ * NULL when out of memory. */
+static cJSON *result_json(const trim_result *res, const struct args *a)
+{
+    cJSON *o = cJSON_CreateObject();
+    bool t = res->trimmed;
+    bool ok = o && cJSON_AddStringToObject(o, "path", a->path) &&
+              add_text(o, "output", a->opt.out ? a->opt.out : "") &&
+              cJSON_AddBoolToObject(o, "trimmed", t) &&
+              add_text(o, "reason", t ? "" : res->reason) &&
+              add_text(o, "tensor", t ? res->tensor : "") &&
+              add_text(o, "shard", t ? res->shard : "") &&
+              cJSON_AddBoolToObject(o, "shard_dropped", t && res->shard_dropped) &&
+              cJSON_AddBoolToObject(o, "identical", t && res->identical) &&
+              cJSON_AddNumberToObject(o, "parameters", t ? (double)res->parameters : 0) &&
+              cJSON_AddNumberToObject(o, "bytes", t ? (double)res->bytes : 0) &&
+              cJSON_AddNumberToObject(o, "stale_removed", res->stale);
+
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
 int cmd_trim(int argc, char **argv)
 {
     struct args a = {0};
     trim_result res;
     sut_error err;
     arch_table *t;
-    int rc = EXIT_USAGE;
+    int i, rc = EXIT_USAGE;
 
-    if (argc == 2 && cli_is_help(argv[1])) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+    for (i = 1; i < argc; i++)
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        }
     if (parse(argc, argv, &a) != 0)
         return EXIT_USAGE;
     if (!(t = arch_table_new(&err)) ||
@@ -94,8 +140,13 @@ int cmd_trim(int argc, char **argv)
         cli_fail("trim", &err);
         goto out;
     }
-    print_result(&res, &a);
-    rc = EXIT_OK;
+    if (a.json)
+        rc = cli_print_json(result_json(&res, &a));
+    else {
+        if (!a.quiet)
+            print_result(&res, &a);
+        rc = EXIT_OK;
+    }
 out:
     arch_table_free(t);
     return rc;
