@@ -1,5 +1,5 @@
 /* cmd_audit.c: suture audit PATH [--base NAME=PATH]... [--json] [--strict]
- * [--arch-file F] [-j N] */
+ * [--quiet] [--arch-file F] [-j N] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +11,18 @@
 
 static const char usage[] =
     "usage: suture audit PATH [--base NAME=PATH]... [--json] [--strict]\n"
-    "                   [--arch-file F] [-j N]\n"
+    "                   [--quiet] [--arch-file F] [-j N]\n"
     "Checks a checkpoint: shards and index, config vs tensors, a redundant\n"
     "lm_head, the parameter count, byte-identical layers and, with --base,\n"
     "which base layer each layer comes from and where the seams are.\n"
     "Exit 0 when no error is found (with --strict, no warning either), 1 when\n"
-    "one is, 2 when the audit cannot run.\n";
+    "one is, 2 when the audit cannot run.\n\n"
+    "  --base NAME=PATH  a model the layers may come from (repeatable)\n"
+    "  --json            print the report as one JSON object\n"
+    "  --strict          exit 1 on warnings too\n"
+    "  --quiet           no progress bar\n"
+    "  --arch-file F     more architectures (a JSON family file)\n"
+    "  -j N              hashing threads, 1 to 64 (default: the cores, at most 8)\n";
 
 struct args {
     const char *path;
@@ -24,6 +30,7 @@ struct args {
     audit_base bases[BASES_MAX];
     audit_options opt;
     bool json, strict;
+    bool quiet;         /* no progress bar (audit_run reports no progress yet) */
 };
 
 static int parse_base(struct args *a, char *spec)
@@ -62,6 +69,8 @@ static int parse(int argc, char **argv, struct args *a)
             a->json = true;
         else if (strcmp(s, "--strict") == 0)
             a->strict = true;
+        else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0)
+            a->quiet = true;
         else if (strcmp(s, "--base") == 0 && more)
             rc = parse_base(a, argv[++i]);
         else if (strcmp(s, "--arch-file") == 0 && more)
@@ -181,11 +190,13 @@ out:
 int cmd_audit(int argc, char **argv)
 {
     struct args a = {0};
+    int i;
 
-    if (argc == 2 && cli_is_help(argv[1])) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+    for (i = 1; i < argc; i++)
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        }
     if (parse(argc, argv, &a) != 0)
         return EXIT_USAGE;
     return run(&a);

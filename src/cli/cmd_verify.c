@@ -1,4 +1,4 @@
-/* cmd_verify.c: suture verify OUT [--json] [--arch-file F] [-j N] */
+/* cmd_verify.c: suture verify OUT [--json] [--quiet] [--arch-file F] [-j N] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,17 +7,22 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: suture verify OUT [--json] [--arch-file F] [-j N]\n"
+    "usage: suture verify OUT [--json] [--quiet] [--arch-file F] [-j N]\n"
     "Re-reads a checkpoint written by suture build and checks every tensor\n"
     "against the source its shards record: byte-identical copies by hash,\n"
     "scaled or converted tensors by recomputing them. Exit 0 when all match,\n"
     "1 when some differ (each is named), 2 when it cannot run (no provenance,\n"
-    "a source model missing).\n";
+    "a source model missing).\n\n"
+    "  --json         print the result as one JSON object\n"
+    "  --quiet        no progress bar\n"
+    "  --arch-file F  more architectures (a JSON family file)\n"
+    "  -j N           threads, 1 to 64 (default: the cores, at most 8)\n";
 
 struct args {
     const char *path, *arch_file;
     verify_options opt;
     bool json;
+    bool quiet;           /* no progress bar (verify_run reports no progress yet) */
 };
 
 static int parse(int argc, char **argv, struct args *a)
@@ -31,6 +36,8 @@ static int parse(int argc, char **argv, struct args *a)
         long n;
         if (strcmp(s, "--json") == 0) {
             a->json = true;
+        } else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0) {
+            a->quiet = true;
         } else if (strcmp(s, "--arch-file") == 0 && more) {
             a->arch_file = argv[++i];
         } else if (strcmp(s, "-j") == 0 && more) {
@@ -70,12 +77,13 @@ int cmd_verify(int argc, char **argv)
     sut_error err;
     arch_table *t = NULL;
     verify_report *r = NULL;
-    int rc = EXIT_USAGE;
+    int i, rc = EXIT_USAGE;
 
-    if (argc == 2 && cli_is_help(argv[1])) {
-        fputs(usage, stdout);
-        return EXIT_OK;
-    }
+    for (i = 1; i < argc; i++)
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        }
     if (parse(argc, argv, &a) != 0)
         return EXIT_USAGE;
     if (!(t = arch_table_new(&err)) ||
