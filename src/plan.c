@@ -793,6 +793,37 @@ static int add_tensors(plan *p, sut_error *err)
     return 0;
 }
 
+static int cmp_tensor_name(const void *a, const void *b)
+{
+    return strcmp((*(const plan_tensor *const *)a)->name,
+                  (*(const plan_tensor *const *)b)->name);
+}
+
+/* No two output tensors may share a name (a user family file could make
+ * a non-layer name look like a renamed layer tensor). */
+static int check_names(plan *p, sut_error *err)
+{
+    const plan_tensor **by = malloc((p->ntensors ? p->ntensors : 1) * sizeof(*by));
+    size_t i;
+    int rc = 0;
+
+    if (!by)
+        return oom(p, err);
+    for (i = 0; i < p->ntensors; i++)
+        by[i] = &p->tensors[i];
+    qsort(by, p->ntensors, sizeof(*by), cmp_tensor_name);
+    for (i = 1; i < p->ntensors && rc == 0; i++)
+        if (strcmp(by[i - 1]->name, by[i]->name) == 0) {
+            sut_error_set(err, "%soutput tensor '%s' would be written twice (from '%s' "
+                          "of '%s' and '%s' of '%s')", where(p), by[i]->name,
+                          by[i - 1]->src->t->name, mname(p, by[i - 1]->model),
+                          by[i]->src->t->name, mname(p, by[i]->model));
+            rc = -1;
+        }
+    free(by);
+    return rc;
+}
+
 /* ---- shards ---- */
 
 struct packer {
@@ -1080,7 +1111,8 @@ plan *plan_make(const recipe *r, arch_table *arches, const plan_options *opt,
         choose_donors(p, err) != 0 || check_archs(p, err) != 0 ||
         map_layers(p, err) != 0 || find_seams(p, err) != 0 ||
         check_layer_sets(p, err) != 0 || check_donor_dims(p, err) != 0 ||
-        add_tensors(p, err) != 0 || make_runs(p, err) != 0 || make_shards(p, err) != 0 ||
+        add_tensors(p, err) != 0 || check_names(p, err) != 0 || make_runs(p, err) != 0 ||
+        make_shards(p, err) != 0 ||
         rewrite_config(p, err) != 0 || parity_shifts(p, err) != 0 ||
         edge_repeats(p, err) != 0 || dtype_mix(p, err) != 0)
         goto fail;

@@ -296,6 +296,30 @@ START_TEST(test_refuse_dtypes)
 }
 END_TEST
 
+START_TEST(test_refuse_duplicate_names)
+{
+    /* a user family that counts model.norm among the tensors before the
+     * layers: with a llama head donor, model.norm.weight comes twice */
+    static const char fam[] =
+        "{\"families\": [{\"name\": \"llamax\", \"layer_pattern\": "
+        "\"^model\\\\.layers\\\\.(\\\\d+)\\\\.(.+)$\", \"head_pattern\": \"^lm_head\\\\.weight$\", "
+        "\"embed_name\": \"model.embed_tokens.weight\", \"head_name\": \"lm_head.weight\"}]}";
+    tmodel x = {.type = "llamax", .layers = 2, .seed = 12};
+    plan_options opt = {.allow_mixed = true};
+    sut_error err;
+    cJSON *j = cJSON_Parse(fam);
+
+    ck_assert_ptr_nonnull(j);
+    ck_assert_msg(arch_table_load_json(arches, j, "fam.json", &err) == 0, "%s", err.msg);
+    cJSON_Delete(j);
+    tm_folder(root, "x", &x, 1);
+    refused("{\"models\": {\"a\": \"a\", \"x\": \"x\"}, \"slices\": [{\"model\": \"x\", "
+            "\"layers\": [0, 2]}], \"head_from\": \"a\"}", &opt,
+            "output tensor 'model.norm.weight' would be written twice (from "
+            "'model.norm.weight' of 'x' and 'model.norm.weight' of 'a')");
+}
+END_TEST
+
 START_TEST(test_refuse_no_layers)
 {
     refused("{" AB "\"slices\": [{\"model\": \"a\", \"layers\": [2, 2]}]}", NULL,
@@ -655,6 +679,7 @@ static Suite *plan_suite(void)
     tcase_add_test(tc, test_refuse_hidden);
     tcase_add_test(tc, test_refuse_layer_hidden);
     tcase_add_test(tc, test_refuse_dtypes);
+    tcase_add_test(tc, test_refuse_duplicate_names);
     tcase_add_test(tc, test_refuse_no_layers);
     tcase_add_test(tc, test_extra_travels);
     tcase_add_test(tc, test_parity_shift);
