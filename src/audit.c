@@ -117,7 +117,8 @@ static int open_model(audit_report *r, arch_table *arches, sut_error *err)
     if (found < 0)
         return -1;
     if (found == 0)
-        audit_add(r, "unreadable", AUDIT_ERROR, NULL, "%s", why.msg);
+        audit_add(r, strstr(why.msg, "is stored in both") ? "duplicate-tensor" : "unreadable",
+                  AUDIT_ERROR, NULL, "%s", why.msg);
     return 0;
 }
 

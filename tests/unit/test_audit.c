@@ -222,6 +222,35 @@ START_TEST(invalid_shard)
 }
 END_TEST
 
+/* The index lists a name once: keep the last entry of a repeated one. */
+static void drop_first_norm(cJSON *root, const void *arg)
+{
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(root, "weight_map"), "model.norm.weight");
+}
+
+START_TEST(tensor_in_two_shards)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+    const char *dir;
+
+    am_decoder(&m, "llama", 2, true, false);
+    am_two_shards(&m);
+    ck_assert_uint_eq(am_find(&m, "model.norm.weight")->shard, 1);
+    am_add(&m, "model.norm.weight", ST_F32, 1, AM_HIDDEN, 0, 2)->shard = 0;
+    dir = am_folder(&m);
+    am_edit_index(dir, drop_first_norm, NULL);
+    r = audit(t, dir, NULL);
+    assert_finding(r, "duplicate-tensor", "error",
+                   "tensor 'model.norm.weight' is stored in both 'model-00001-of-00002.safetensors' "
+                   "and 'model-00002-of-00002.safetensors'");
+    ck_assert_ptr_null(audit_model(r));
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
 START_TEST(invalid_config)
 {
     arch_table *t = table();
@@ -785,6 +814,7 @@ static Suite *audit_suite(void)
     tcase_add_test(folder, shard_path_leaves_the_folder);
     tcase_add_test(folder, shard_named_by_index_is_missing);
     tcase_add_test(folder, invalid_shard);
+    tcase_add_test(folder, tensor_in_two_shards);
     tcase_add_test(folder, invalid_config);
     tcase_add_test(folder, missing_config);
     tcase_add_test(folder, no_checkpoint_cannot_run);
