@@ -48,6 +48,12 @@ run build -m t="$T/in" --slices 't[0:2]' -o "$T" --force
 expect build-input-inside-out 2 "holds input model 't'"
 expect_eq build-input-untouched "$(ls "$T/in" | tr '\n' ' ')" "config.json model.safetensors reference-logits.json "
 
+dead=$(bash -c 'echo $$')
+mkdir "$T/.stale.suture-tmp-$dead" && touch "$T/.stale.suture-tmp-$dead/model.safetensors"
+run build -m t="$L" --slices 't[0:2]' -o "$T/stale"
+expect build-stale-staging 0 "note: removed $T/.stale.suture-tmp-$dead, left by a run that no longer exists (pid $dead)"
+expect_eq build-stale-gone "$(ls -A "$T" | grep -c "stale.suture-tmp")" 0
+
 run build -m t="$L" --slices 't[0:2], t[5:6]' -o "$T/bad"
 expect build-refused 2 "layers [5, 6) of model 't' are out of range"
 expect_eq build-refused-nothing "$(ls -A "$T" | grep -c bad)" 0
