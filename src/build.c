@@ -385,7 +385,7 @@ static long leftover_pid(const char *name, const char *base)
             continue;
         errno = 0;
         pid = strtol(rest + kl, &end, 10);
-        if (!*end && errno == 0 && pid > 0)
+        if (!*end && errno == 0 && pid > 0 && pid <= INT_MAX)
             return pid;
     }
     return 0;
@@ -941,28 +941,54 @@ static int rename_new(const char *from, const char *to)
     return rename(from, to);
 }
 
-static int move_into_place(const struct place *pl, build_report *rep, sut_error *err)
+/* Puts the staging folder at an existing OUT. Swapped in one step where
+ * the file system can (a crash leaves the old folder or the new one at OUT,
+ * never neither; the old one ends at the staging name), else moved aside
+ * first. *gone gets where the old folder is now. */
+static int replace_out(const struct place *pl, const char **gone, sut_error *err)
 {
-    if (sut_fsync_dir(pl->stage, err) != 0)
+    if (renameat2(AT_FDCWD, pl->stage, AT_FDCWD, pl->out, RENAME_EXCHANGE) == 0) {
+        *gone = pl->stage;
+        return 0;
+    }
+    if (errno != EINVAL && errno != ENOSYS) {
+        sut_error_set(err, "%s: cannot swap the new folder into place: %s", pl->out,
+                      strerror(errno));
         return -1;
-    if (pl->exists && rename(pl->out, pl->old) != 0) {
+    }
+    if (rename(pl->out, pl->old) != 0) {
         sut_error_set(err, "%s: cannot move the old folder aside: %s", pl->out,
                       strerror(errno));
         return -1;
     }
+    *gone = pl->old;
     if (rename_new(pl->stage, pl->out) != 0) {
         sut_error_set(err, "%s: cannot rename the new folder into place: %s", pl->out,
                       strerror(errno));
-        if (pl->exists)
-            rename(pl->old, pl->out);
+        rename(pl->old, pl->out);
+        return -1;
+    }
+    return 0;
+}
+
+static int move_into_place(const struct place *pl, build_report *rep, sut_error *err)
+{
+    const char *gone = NULL;
+
+    if (sut_fsync_dir(pl->stage, err) != 0)
+        return -1;
+    if (pl->exists ? replace_out(pl, &gone, err) != 0 : rename_new(pl->stage, pl->out) != 0) {
+        if (!pl->exists)
+            sut_error_set(err, "%s: cannot rename the new folder into place: %s", pl->out,
+                          strerror(errno));
         return -1;
     }
     if (sut_fsync_dir(pl->parent, err) != 0 &&
         note(rep, err, "%s: the folder could not be synced: %s", pl->parent, err->msg) != 0)
         return -1;
-    if (pl->exists) {
-        if (remove_tree(pl->old) != 0)
-            return note(rep, err, "could not remove the replaced folder %s: %s", pl->old,
+    if (gone) {
+        if (remove_tree(gone) != 0)
+            return note(rep, err, "could not remove the replaced folder %s: %s", gone,
                         strerror(errno));
         return note(rep, err, "replaced the existing %s", pl->out);
     }
