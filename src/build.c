@@ -867,12 +867,32 @@ static int copy_tokenizer(const plan *p, const char *dir, build_report *rep,
     return rc;
 }
 
+/* The recipe as JSON with each model's path made absolute, so that the
+ * copy in OUT plans the same wherever it is read from. NULL when out of
+ * memory. */
+static cJSON *saved_recipe(const plan *p)
+{
+    const recipe *r = plan_recipe(p);
+    cJSON *root = recipe_to_json(r);
+    cJSON *models = root ? cJSON_GetObjectItemCaseSensitive(root, "models") : NULL;
+    size_t i;
+
+    for (i = 0; models && i < r->nmodels; i++) {
+        char *abs = realpath(model_path(plan_model(p, i)), NULL);
+        cJSON *s = abs ? cJSON_CreateString(abs) : NULL;
+        free(abs);
+        if (s && !cJSON_ReplaceItemInObjectCaseSensitive(models, r->models[i].name, s))
+            cJSON_Delete(s);
+    }
+    return root;
+}
+
 static int write_readme(const plan *p, const char *dir, const char *base,
                         sut_error *err)
 {
     const recipe *r = plan_recipe(p);
     char *text = plan_text(p), *buf = NULL, *path = NULL;
-    cJSON *recipe_json = recipe_to_json(r);
+    cJSON *recipe_json = saved_recipe(p);
     size_t len = 0;
     FILE *f = NULL;
     int rc = -1;
@@ -921,7 +941,7 @@ static int write_extras(const plan *p, const struct place *pl, build_report *rep
     if (copy_tokenizer(p, pl->stage, rep, err) != 0 ||
         write_readme(p, pl->stage, pl->base, err) != 0)
         return -1;
-    if (!(rj = recipe_to_json(plan_recipe(p)))) {
+    if (!(rj = saved_recipe(p))) {
         sut_error_set(err, "suture-recipe.json: out of memory");
         return -1;
     }

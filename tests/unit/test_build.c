@@ -386,6 +386,30 @@ START_TEST(test_parallel_shards_progress)
 }
 END_TEST
 
+/* The recipe saved in OUT plans the same layers from anywhere. */
+static void check_saved_recipe(const plan *p, const char *path)
+{
+    sut_error err;
+    recipe *r = recipe_load(path, &err);
+    plan *again;
+    size_t n, m, i;
+    const plan_layer *a, *b;
+
+    ck_assert_msg(r != NULL, "%s", err.msg);
+    again = plan_make(r, arches, NULL, &err);
+    ck_assert_msg(again != NULL, "%s", err.msg);
+    a = plan_layers(p, &n);
+    b = plan_layers(again, &m);
+    ck_assert_uint_eq(n, m);
+    for (i = 0; i < n; i++) {
+        ck_assert_uint_eq(a[i].model, b[i].model);
+        ck_assert_uint_eq(a[i].source_layer, b[i].source_layer);
+    }
+    ck_assert_uint_eq(plan_get_donors(again).tokenizer, plan_get_donors(p).tokenizer);
+    plan_free(again);
+    recipe_free(r);
+}
+
 START_TEST(test_tokenizer_files)
 {
     tmodel a = {.type = "llama", .layers = 2, .seed = 23};
@@ -426,6 +450,7 @@ START_TEST(test_tokenizer_files)
     tu_assert_contains(got, "\"tokenizer_from\"");
     free(got);
     build_report_clear(&rep);
+    check_saved_recipe(p, out_path("out/suture-recipe.json"));
     plan_free(p);
 }
 END_TEST
