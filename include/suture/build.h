@@ -23,8 +23,9 @@
  * (".NAME.suture-tmp-PID" in OUT's parent), every file and the folder are
  * fsynced, then it is renamed into place. An existing OUT is refused unless
  * force (then it must be a folder that is empty or holds config.json or
- * .safetensors files; it is renamed aside, the new one renamed in, the old
- * one removed). OUT equal to or inside an input model's folder, or an input
+ * .safetensors files; the new one is swapped with it in one rename, so a
+ * crash leaves one or the other at OUT, and the old one is removed; where
+ * the file system cannot swap, the old one is renamed aside first). OUT equal to or inside an input model's folder, or an input
  * inside OUT, is refused (real paths compared). On failure the staging
  * folder is removed. A staging folder of OUT left by a process that no
  * longer runs is removed first (and reported). */
