@@ -200,6 +200,22 @@ const model_tensor *audit_find_role(const model *m, bool output)
     return NULL;
 }
 
+/* The embeddings' shape against vocab_size and hidden_size. */
+static void check_embed_shape(audit_report *r, const model_tensor *emb)
+{
+    const cJSON *cfg = model_config(r->m);
+    uint64_t vocab = cfg_u64(cfg, "vocab_size"), hidden = cfg_u64(cfg, "hidden_size");
+    const st_tensor *t = emb->t;
+
+    if (!vocab || !hidden || t->ndim != 2 || (t->shape[0] == vocab && t->shape[1] == hidden))
+        return;
+    audit_add(r, "shape-mismatch", AUDIT_ERROR, t->name,
+              "'%s' has shape [%llu, %llu] but config.json says vocab_size %llu, "
+              "hidden_size %llu", t->name, (unsigned long long)t->shape[0],
+              (unsigned long long)t->shape[1], (unsigned long long)vocab,
+              (unsigned long long)hidden);
+}
+
 int audit_check_head(audit_report *r)
 {
     const model *m = r->m;
@@ -211,6 +227,8 @@ int audit_check_head(audit_report *r)
         return 0;
     head = audit_find_role(m, true);
     emb = audit_find_role(m, false);
+    if (emb)
+        check_embed_shape(r, emb);
     if (!emb)
         audit_add(r, "missing-tensor", AUDIT_ERROR, f->embed_name,
                   "the embeddings '%s' are not stored", f->embed_name);
@@ -235,15 +253,32 @@ static uint64_t buffer_params(const model *m)
     return n;
 }
 
+/* "+917,504,000 in the redundant lm_head", "+2 in buffers", both, or "". */
+static const char *describe_extra(uint64_t head, uint64_t buffers, char *buf, size_t size)
+{
+    char a[32], b[32];
+
+    audit_commas(head, a, sizeof(a));
+    audit_commas(buffers, b, sizeof(b));
+    if (head && buffers)
+        snprintf(buf, size, "+%s in the redundant lm_head, +%s in buffers", a, b);
+    else if (head || buffers)
+        snprintf(buf, size, "+%s in %s", head ? a : b,
+                 head ? "the redundant lm_head" : "buffers");
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
 void audit_check_params(audit_report *r)
 {
-    uint64_t total = model_parameter_count(r->m);
-    uint64_t skip = r->redundant + buffer_params(r->m);
-    uint64_t counted = total - skip;
-    char a[32], b[32], c[32];
+    uint64_t total = model_parameter_count(r->m), buffers = buffer_params(r->m);
+    uint64_t counted = total - r->redundant - buffers;
+    char a[32], b[32], c[32], extra[128];
 
     r->expected = audit_expected_params(r->m);
     audit_commas(total, a, sizeof(a));
+    describe_extra(r->redundant, buffers, extra, sizeof(extra));
     if (!r->expected) {
         audit_add(r, "parameter-count", AUDIT_INFO, NULL,
                   "%s parameters (no expected count for family %s)", a,
@@ -251,15 +286,15 @@ void audit_check_params(audit_report *r)
         return;
     }
     audit_commas(r->expected, b, sizeof(b));
-    audit_commas(skip, c, sizeof(c));
+    audit_commas(counted > r->expected ? counted - r->expected : r->expected - counted,
+                 c, sizeof(c));
     if (counted == r->expected)
         audit_add(r, "parameter-count", AUDIT_INFO, NULL,
                   "%s parameters; the config implies %s%s%s%s", a, b,
-                  skip ? " (+" : "", skip ? c : "",
-                  !skip ? "" : r->redundant ? " in the redundant lm_head)" : " in buffers)");
+                  *extra ? " (" : "", extra, *extra ? ")" : "");
     else
         audit_add(r, "parameter-count", AUDIT_WARNING, NULL,
-                  "%s parameters stored%s%s%s but the config implies %s", a,
-                  skip ? " (" : "", skip ? c : "",
-                  skip ? " of them in a redundant head or buffers)" : "", b);
+                  "%s parameters stored but the config implies %s: %s %s%s%s", a, b, c,
+                  counted > r->expected ? "more" : "fewer", *extra ? ", besides " : "",
+                  extra);
 }

@@ -392,6 +392,28 @@ START_TEST(shape_differs_across_layers)
 }
 END_TEST
 
+START_TEST(embeddings_disagree_with_config)
+{
+    arch_table *t = table();
+    am_model m;
+    audit_report *r;
+    char *p;
+
+    am_decoder(&m, "llama", 2, true, false);
+    p = strstr(m.config, "\"vocab_size\": 16");
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, "\"vocab_size\": 17", strlen("\"vocab_size\": 17"));
+    r = audit_model_of(t, &m);
+    assert_finding(r, "shape-mismatch", "error",
+                   "'model.embed_tokens.weight' has shape [16, 8] but config.json says "
+                   "vocab_size 17, hidden_size 8");
+    assert_finding(r, "parameter-count", "warning",
+                   "1,256 parameters stored but the config implies 1,272: 16 fewer");
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
 START_TEST(dtypes_mixed)
 {
     arch_table *t = table();
@@ -824,6 +846,7 @@ static Suite *audit_suite(void)
     tcase_add_test(layers, config_layer_count_wrong);
     tcase_add_test(layers, layer_types_wrong_length);
     tcase_add_test(layers, shape_differs_across_layers);
+    tcase_add_test(layers, embeddings_disagree_with_config);
     tcase_add_test(layers, dtypes_mixed);
     tcase_add_test(layers, tensors_outside_their_places);
     tcase_add_test(head, untied_model_without_head);
