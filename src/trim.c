@@ -422,7 +422,7 @@ static int commit_in_place(const struct trim *t, const char *tmp_shard,
         sut_error_set(err, "%s: out of memory", dir);
         goto out;
     }
-    if (tmp_index && rename_in(tmp_index, index, err) != 0)
+    if (tmp_index && (rename_in(tmp_index, index, err) != 0 || sut_fsync_dir(dir, err) != 0))
         goto out;
     if (t->drop ? unlink(shard) != 0 : rename_in(tmp_shard, shard, err) != 0) {
         if (t->drop)

@@ -20,8 +20,9 @@
  *
  * In place (opt->out NULL): the new shard and the new index are written to
  * temporary files in the folder and fsynced; then the index is renamed
- * over the old one, then the shard (a dropped shard is removed last), and
- * the folder is fsynced. A crash before the first rename leaves the old
+ * over the old one and the folder fsynced (so that rename is durable
+ * first), then the shard is renamed (a dropped shard removed) and the
+ * folder fsynced again. A crash before the first rename leaves the old
  * checkpoint; after the last, the new one. Between the two renames the
  * folder holds the new index with the old shard: every tensor the index
  * names is where it says, plus the head, which loaders read and tie away
