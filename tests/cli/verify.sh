@@ -59,6 +59,12 @@ JSON
     run verify "$T/conv"
     expect "corrupted-scaled" 1
     expect_out "corrupted-scaled-named" "tensor 'model.layers.6.self_attn.o_proj.weight': element 1 differs from the value recomputed from base 'model.layers.4.self_attn.o_proj.weight' (F32 -> BF16, scale 0.5)"
+    "$GEN" --preset gemma2 --layers 4 --redundant-head -o "$T/g" >/dev/null
+    "$SUTURE" build -m g="$T/g" --slices 'g[0:4], g[2:4]' -o "$T/gb" --quiet
+    "$SUTURE" trim "$T/gb" --in-place >/dev/null
+    run verify "$T/gb"
+    expect "trimmed-build" 0
+    expect_out "trimmed-build-said" "all match"
     mv "$T/base" "$T/moved"
     run verify "$T/conv"
     expect "source-missing" 2 "source model 'base': $T/base"
