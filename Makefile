@@ -100,14 +100,19 @@ FUZZ_SECONDS ?= 20
 fuzz:
 	tests/fuzz/run $(FUZZ_SECONDS)
 
+# suture.pc names the folders under PREFIX as ${prefix}/..., so that
+# pkg-config --define-prefix can relocate a staged (DESTDIR) install.
+PC_LIBDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+PC_INCDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCDIR))
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/suture \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PKGCONFIGDIR)
-	install -m 755 build/suture $(DESTDIR)$(BINDIR)/suture
-	install -m 644 build/libsuture.a $(DESTDIR)$(LIBDIR)/libsuture.a
+	install -m 755 $(BUILD)/suture $(DESTDIR)$(BINDIR)/suture
+	install -m 644 $(BUILD)/libsuture.a $(DESTDIR)$(LIBDIR)/libsuture.a
 	install -m 644 include/suture/*.h $(DESTDIR)$(INCDIR)/suture/
-	if [ -f doc/suture.1 ]; then install -m 644 doc/suture.1 $(DESTDIR)$(MANDIR)/man1/suture.1; fi
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|; s|@PKGS@|$(PKGS)|' \
+	install -m 644 doc/suture.1 $(DESTDIR)$(MANDIR)/man1/suture.1
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(PC_LIBDIR)|; s|@INCDIR@|$(PC_INCDIR)|; s|@VERSION@|$(VERSION)|; s|@PKGS@|$(PKGS)|' \
 	    tools/suture.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/suture.pc
 
 uninstall:
