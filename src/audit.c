@@ -49,22 +49,6 @@ void audit_add(audit_report *r, const char *code, audit_severity sev,
     r->nfindings++;
 }
 
-const char *audit_commas(uint64_t n, char *buf, size_t size)
-{
-    char digits[32];
-    size_t len, i, o = 0;
-
-    snprintf(digits, sizeof(digits), "%llu", (unsigned long long)n);
-    len = strlen(digits);
-    for (i = 0; i < len && o + 2 < size; i++) {
-        if (i > 0 && (len - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
 const char *audit_range(unsigned first, unsigned last, char *buf, size_t size)
 {
     if (first == last)

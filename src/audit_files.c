@@ -14,23 +14,6 @@
 #define INDEX_NAME "model.safetensors.index.json"
 #define JSON_MAX (100u << 20)
 
-static bool is_file(const char *dir, const char *name)
-{
-    struct stat st;
-    char *p = sut_path_join(dir, name);
-    bool ok = p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
-
-    free(p);
-    return ok;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* Opens one shard by the reader's rules; adds a finding when it is missing
  * or invalid. Returns the number of error findings added (0 or 1). */
 static int check_shard(audit_report *r, const char *dir, const char *name)
@@ -156,7 +139,7 @@ static int check_config(audit_report *r, const char *dir)
     cJSON *cfg;
     int found = 0;
 
-    if (!is_file(dir, "config.json"))
+    if (!sut_is_file(dir, "config.json"))
         return 0;
     if (!(p = sut_path_join(dir, "config.json"))) {
         r->oom = true;
@@ -187,7 +170,7 @@ static int check_lone(audit_report *r, const char *dir, sut_error *err)
         return -1;
     }
     while ((e = readdir(d)))
-        if (ends_with(e->d_name, ".safetensors") && is_file(dir, e->d_name) &&
+        if (sut_ends_with(e->d_name, ".safetensors") && sut_is_file(dir, e->d_name) &&
             n++ == 0 && !(first = strdup(e->d_name)))
             r->oom = true;
     closedir(d);
@@ -229,9 +212,9 @@ int audit_check_files(audit_report *r, const char *path, sut_error *err)
         sut_error_set(err, "%s: not a file or folder", path);
         return -1;
     }
-    if (is_file(path, INDEX_NAME))
+    if (sut_is_file(path, INDEX_NAME))
         found = check_index(r, path);
-    else if (is_file(path, "model.safetensors"))
+    else if (sut_is_file(path, "model.safetensors"))
         found = check_shard(r, path, "model.safetensors");
     else
         found = check_lone(r, path, err);

@@ -95,8 +95,6 @@ const model_tensor *audit_find_role(const model *m, bool output);
 /* True for a non-persistent buffer a loader ignores (rotary inv_freq). */
 bool audit_is_buffer(const char *name);
 
-/* n with thousands separators ("9,241,705,984") into buf. */
-const char *audit_commas(uint64_t n, char *buf, size_t size);
 
 /* "4-7" or "4" into buf. */
 const char *audit_range(unsigned first, unsigned last, char *buf, size_t size);

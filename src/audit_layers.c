@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suture/format.h"
 #include "suture/audit.h"
 #include "audit_int.h"
 #include "util.h"
@@ -24,17 +25,10 @@ static int cmp_entry(const void *a, const void *b)
     return c ? c : (x->layer > y->layer) - (x->layer < y->layer);
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 bool audit_is_buffer(const char *name)
 {
-    return ends_with(name, "inv_freq") || ends_with(name, ".attn.bias") ||
-           ends_with(name, ".attn.masked_bias") || strcmp(name, "attn.bias") == 0 ||
+    return sut_ends_with(name, "inv_freq") || sut_ends_with(name, ".attn.bias") ||
+           sut_ends_with(name, ".attn.masked_bias") || strcmp(name, "attn.bias") == 0 ||
            strcmp(name, "attn.masked_bias") == 0;
 }
 
@@ -42,19 +36,6 @@ static bool same_shape(const st_tensor *a, const st_tensor *b)
 {
     return a->ndim == b->ndim &&
            (a->ndim == 0 || memcmp(a->shape, b->shape, a->ndim * sizeof(*a->shape)) == 0);
-}
-
-static const char *shape_str(const st_tensor *t, char *buf, size_t size)
-{
-    size_t i, o = 0;
-
-    o += (size_t)snprintf(buf, size, "[");
-    for (i = 0; i < t->ndim && o < size; i++)
-        o += (size_t)snprintf(buf + o, size - o, "%s%llu", i ? ", " : "",
-                              (unsigned long long)t->shape[i]);
-    if (o < size)
-        snprintf(buf + o, size - o, "]");
-    return buf;
 }
 
 /* A config key, looked for at the top and in "text_config". */
@@ -134,7 +115,7 @@ static bool group_has(const struct entry *g, size_t n, unsigned layer)
 
 static bool is_parameter(const char *local)
 {
-    return ends_with(local, ".weight") || ends_with(local, ".bias") ||
+    return sut_ends_with(local, ".weight") || sut_ends_with(local, ".bias") ||
            strcmp(local, "weight") == 0 || strcmp(local, "bias") == 0;
 }
 
@@ -197,8 +178,8 @@ static void check_shapes(audit_report *r, const struct entry *g, size_t n)
             continue;
         audit_add(r, "shape-mismatch", AUDIT_ERROR, g[i].t->name,
                   "'%s' has shape %s where layer %u has %s", g[i].t->name,
-                  shape_str(g[i].t, a, sizeof(a)), ref->layer,
-                  shape_str(ref->t, b, sizeof(b)));
+                  fmt_shape(g[i].t->shape, g[i].t->ndim, a, sizeof(a)), ref->layer,
+                  fmt_shape(ref->t->shape, ref->t->ndim, b, sizeof(b)));
     }
 }
 
@@ -257,7 +238,7 @@ static bool multimodal_part(const char *name)
 /* A tensor before the layers the family does not place there. */
 static bool unexpected_pre(const arch_family *f, const char *name)
 {
-    return !arch_is_embed(f, name) && !ends_with(name, "wpe.weight") &&
+    return !arch_is_embed(f, name) && !sut_ends_with(name, "wpe.weight") &&
            !multimodal_part(name);
 }
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "suture/format.h"
 #include "suture/audit.h"
 #include "audit_int.h"
 #include "checked.h"
@@ -170,8 +171,8 @@ static void stored_tied_head(audit_report *r, const model_tensor *head,
     char params[32], bytes[32];
     bool same = same_layout(head->t, emb->t) && h[a].lo == h[b].lo && h[a].hi == h[b].hi;
 
-    audit_commas(head->t->elements, params, sizeof(params));
-    audit_commas(st_tensor_bytes(head->t), bytes, sizeof(bytes));
+    fmt_count(head->t->elements, params, sizeof(params));
+    fmt_count(st_tensor_bytes(head->t), bytes, sizeof(bytes));
     r->redundant = head->t->elements;
     if (same)
         audit_add(r, "redundant-lm-head", AUDIT_WARNING, head->t->name,
@@ -258,8 +259,8 @@ static const char *describe_extra(uint64_t head, uint64_t buffers, char *buf, si
 {
     char a[32], b[32];
 
-    audit_commas(head, a, sizeof(a));
-    audit_commas(buffers, b, sizeof(b));
+    fmt_count(head, a, sizeof(a));
+    fmt_count(buffers, b, sizeof(b));
     if (head && buffers)
         snprintf(buf, size, "+%s in the redundant lm_head, +%s in buffers", a, b);
     else if (head || buffers)
@@ -277,7 +278,7 @@ void audit_check_params(audit_report *r)
     char a[32], b[32], c[32], extra[128];
 
     r->expected = audit_expected_params(r->m);
-    audit_commas(total, a, sizeof(a));
+    fmt_count(total, a, sizeof(a));
     describe_extra(r->redundant, buffers, extra, sizeof(extra));
     if (!r->expected) {
         audit_add(r, "parameter-count", AUDIT_INFO, NULL,
@@ -285,8 +286,8 @@ void audit_check_params(audit_report *r)
                   model_arch(r->m)->name);
         return;
     }
-    audit_commas(r->expected, b, sizeof(b));
-    audit_commas(counted > r->expected ? counted - r->expected : r->expected - counted,
+    fmt_count(r->expected, b, sizeof(b));
+    fmt_count(counted > r->expected ? counted - r->expected : r->expected - counted,
                  c, sizeof(c));
     if (counted == r->expected)
         audit_add(r, "parameter-count", AUDIT_INFO, NULL,

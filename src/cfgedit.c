@@ -242,13 +242,6 @@ static int add_count(rw *w, scope *s)
 
 /* ---- per-layer arrays ---- */
 
-static bool ends_with(const char *s, const char *end)
-{
-    size_t a = strlen(s), b = strlen(end);
-
-    return a >= b && strcmp(s + a - b, end) == 0;
-}
-
 static bool in_list(char *const *list, const char *s)
 {
     for (; list && *list; list++)
@@ -259,9 +252,9 @@ static bool in_list(char *const *list, const char *s)
 
 static bool never_per_layer(const char *key)
 {
-    return strcmp(key, "architectures") == 0 || ends_with(key, "_token_id") ||
-           ends_with(key, "_token_ids") || ends_with(key, "_tokens") ||
-           ends_with(key, "_ids");
+    return strcmp(key, "architectures") == 0 || sut_ends_with(key, "_token_id") ||
+           sut_ends_with(key, "_token_ids") || sut_ends_with(key, "_tokens") ||
+           sut_ends_with(key, "_ids");
 }
 
 /* How item of s is treated: 0 left alone, 1 a known per-layer array, 2 an

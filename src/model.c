@@ -91,23 +91,6 @@ void model_free(model *m)
     free(m);
 }
 
-static bool exists(const char *dir, const char *name)
-{
-    struct stat st;
-    char *p = sut_path_join(dir, name);
-    bool ok = p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
-
-    free(p);
-    return ok;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* A shard name from an index must be a plain file name in the folder. */
 static bool plain_name(const char *name)
 {
@@ -147,7 +130,7 @@ static int find_lone_file(model *m, sut_error *err)
         return -1;
     }
     while ((e = readdir(d)))
-        if (ends_with(e->d_name, ".safetensors") && exists(m->dir, e->d_name) &&
+        if (sut_ends_with(e->d_name, ".safetensors") && sut_is_file(m->dir, e->d_name) &&
             n++ == 0)
             found = strdup(e->d_name);
     closedir(d);
@@ -396,7 +379,7 @@ static int check_unreferenced(model *m, sut_error *err)
         return 0;
     while (rc == 0 && (e = readdir(d))) {
         char *key = e->d_name;
-        if (!ends_with(e->d_name, ".safetensors") ||
+        if (!sut_ends_with(e->d_name, ".safetensors") ||
             bsearch(&key, m->shard_names, m->nshards, sizeof(char *), cmp_str_ptr))
             continue;
         rc = add_issue(m, "index-mismatch", err,
@@ -510,10 +493,10 @@ static int locate(model *m, cJSON **index, struct map_entry **map, size_t *nmap,
     } else if (S_ISDIR(st.st_mode)) {
         if (!(m->dir = strdup(m->path)))
             return -1;
-        if (exists(m->dir, INDEX_NAME)) {
+        if (sut_is_file(m->dir, INDEX_NAME)) {
             m->index_name = strdup(INDEX_NAME);
             rc = read_index(m, index, map, nmap, err);
-        } else if (exists(m->dir, SINGLE_NAME)) {
+        } else if (sut_is_file(m->dir, SINGLE_NAME)) {
             rc = push_shard(m, SINGLE_NAME, err);
         } else {
             rc = find_lone_file(m, err);
@@ -522,7 +505,7 @@ static int locate(model *m, cJSON **index, struct map_entry **map, size_t *nmap,
         sut_error_set(err, "%s: not a file or folder", m->path);
         return -1;
     }
-    if (rc != 0 || !exists(m->dir, "config.json"))
+    if (rc != 0 || !sut_is_file(m->dir, "config.json"))
         return rc;
     if (!(cfg = sut_path_join(m->dir, "config.json")))
         return -1;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suture/format.h"
 #include "suture/plan.h"
 #include "suture/cfgedit.h"
 #include "suture/convert.h"
@@ -80,18 +81,6 @@ static int warn(plan *p, const char *code, sut_error *err, const char *fmt, ...)
         return oom(p, err);
     grown[p->nwarnings++].code = code;
     return 0;
-}
-
-static void shape_text(const st_tensor *t, char *buf, size_t size)
-{
-    size_t i, o = 0;
-
-    o += (size_t)snprintf(buf, size, "[");
-    for (i = 0; i < t->ndim && o < size; i++)
-        o += (size_t)snprintf(buf + o, size - o, "%s%llu", i ? ", " : "",
-                              (unsigned long long)t->shape[i]);
-    if (o < size)
-        snprintf(buf + o, size - o, "]");
 }
 
 static bool same_shape(const st_tensor *a, const st_tensor *b)
@@ -458,8 +447,8 @@ static int check_layer(plan *p, const plan_layer *l, const struct common *cs,
         rt = layer_tensor(rm, ref->source_layer, t->local);
         if (!rt || same_shape(rt->t, t->t))
             continue;
-        shape_text(rt->t, sa, sizeof(sa));
-        shape_text(t->t, sb, sizeof(sb));
+        fmt_shape(rt->t->shape, rt->t->ndim, sa, sizeof(sa));
+        fmt_shape(t->t->shape, t->t->ndim, sb, sizeof(sb));
         sut_error_set(err, "%slayer tensor '%s': shape %s in '%s' layer %u but %s in '%s' "
                       "layer %u", where(p), t->local, sa, mname(p, ref->model),
                       ref->source_layer, sb, mname(p, l->model), l->source_layer);

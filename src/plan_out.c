@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suture/format.h"
 #include "suture/plan.h"
 #include "util.h"
 
@@ -212,39 +213,6 @@ cJSON *plan_to_json(const plan *p)
 
 /* ---- text ---- */
 
-static const char *commas(unsigned long long n, char *buf, size_t size)
-{
-    char digits[32];
-    size_t len, i, o = 0;
-
-    snprintf(digits, sizeof(digits), "%llu", n);
-    len = strlen(digits);
-    for (i = 0; i < len && o + 2 < size; i++) {
-        if (i > 0 && (len - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
-static const char *human(unsigned long long n, char *buf, size_t size)
-{
-    static const char *units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
-    double v = (double)n;
-    int u = 0;
-
-    while (v >= 1000 && u < 5) {
-        v /= 1000;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, size, "%llu B", n);
-    else
-        snprintf(buf, size, "%.2f %s", v, units[u]);
-    return buf;
-}
-
 /* "a-b" or "a" */
 static void span(char *buf, size_t size, unsigned a, unsigned b)
 {
@@ -270,7 +238,7 @@ static void text_models(const plan *p, FILE *f)
         const model *m = plan_model(p, i);
         fprintf(f, "  %s: %s (%s, %u layers, %s)\n", r->models[i].name, r->models[i].path,
                 model_arch(m)->name, model_layer_count(m),
-                human(model_data_bytes(m), b, sizeof(b)));
+                fmt_bytes(model_data_bytes(m), b, sizeof(b)));
     }
     fprintf(f, "donors: embed %s, head %s, config %s, tokenizer %s\n", mname(p, d.embed),
             mname(p, d.head), mname(p, d.config), mname(p, d.tokenizer));
@@ -312,13 +280,13 @@ static void text_sizes(const plan *p, FILE *f)
     const plan_shard *s = plan_shards(p, &ns);
     char a[64], b[64];
 
-    fprintf(f, "parameters: %s -> ", commas(plan_parameters_before(p), a, sizeof(a)));
-    fprintf(f, "%s\n", commas(plan_parameters(p), b, sizeof(b)));
-    fprintf(f, "bytes: %s -> ", human(plan_bytes_before(p), a, sizeof(a)));
-    fprintf(f, "%s\n", human(plan_bytes(p), b, sizeof(b)));
-    fprintf(f, "shards: %zu (limit %s)\n", ns, human(plan_shard_limit(p), a, sizeof(a)));
+    fprintf(f, "parameters: %s -> ", fmt_count(plan_parameters_before(p), a, sizeof(a)));
+    fprintf(f, "%s\n", fmt_count(plan_parameters(p), b, sizeof(b)));
+    fprintf(f, "bytes: %s -> ", fmt_bytes(plan_bytes_before(p), a, sizeof(a)));
+    fprintf(f, "%s\n", fmt_bytes(plan_bytes(p), b, sizeof(b)));
+    fprintf(f, "shards: %zu (limit %s)\n", ns, fmt_bytes(plan_shard_limit(p), a, sizeof(a)));
     for (i = 0; i < ns; i++)
-        fprintf(f, "  %s  %s  %zu tensors\n", s[i].name, human(s[i].bytes, a, sizeof(a)),
+        fprintf(f, "  %s  %s  %zu tensors\n", s[i].name, fmt_bytes(s[i].bytes, a, sizeof(a)),
                 s[i].count);
 }
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "suture/format.h"
 #include "suture/safetensors.h"
 #include "util.h"
 #include "checked.h"
@@ -291,27 +292,6 @@ static const char *describe(const cJSON *v, char *buf, size_t size)
     return buf;
 }
 
-/* Formats a shape as "[2, 3]" (cut with "...]" when long). */
-static const char *shape_text(const uint64_t *shape, size_t ndim, char *buf,
-                              size_t size)
-{
-    size_t i, used = 1;
-
-    snprintf(buf, size, "[");
-    for (i = 0; i < ndim && used < size; i++) {
-        int w = snprintf(buf + used, size - used, "%s%llu", i ? ", " : "",
-                         (unsigned long long)shape[i]);
-        if (w < 0 || (size_t)w >= size - used - 5) {
-            snprintf(buf + used, size - used, "...");
-            used = strlen(buf);
-            break;
-        }
-        used += (size_t)w;
-    }
-    snprintf(buf + used, size - used, "]");
-    return buf;
-}
-
 #define TFMT "%s: tensor '%.200s': "
 
 static int parse_dtype(st_tensor *t, const cJSON *v, const char *label,
@@ -418,7 +398,7 @@ static int check_size(const st_tensor *t, const char *label, sut_error *err)
     char sh[SHAPE_TEXT];
     uint64_t bits;
 
-    shape_text(t->shape, t->ndim, sh, sizeof(sh));
+    fmt_shape(t->shape, t->ndim, sh, sizeof(sh));
     if (ck_mul(t->elements, st_dtype_bits(t->dtype), &bits) != 0) {
         sut_error_set(err, TFMT "shape %s of %s: size in bits overflows 64 bits",
                       label, t->name, sh, st_dtype_name(t->dtype));

@@ -35,6 +35,23 @@ char *sut_path_join(const char *dir, const char *name)
     return out;
 }
 
+bool sut_ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+bool sut_is_file(const char *dir, const char *name)
+{
+    struct stat st;
+    char *p = sut_path_join(dir, name);
+    bool ok = p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+
+    free(p);
+    return ok;
+}
+
 const char *sut_basename(const char *path)
 {
     const char *slash = strrchr(path, '/');

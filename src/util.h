@@ -22,6 +22,12 @@ void sut_one_line(char *s);
  * or NULL when out of memory. */
 char *sut_path_join(const char *dir, const char *name);
 
+/* True when s ends with suffix. */
+bool sut_ends_with(const char *s, const char *suffix);
+
+/* True when dir/name is a regular file (symlinks followed). */
+bool sut_is_file(const char *dir, const char *name);
+
 /* The last component of a path (a pointer into path, not a copy). */
 const char *sut_basename(const char *path);
 

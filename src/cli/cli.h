@@ -32,10 +32,6 @@ int cli_usage_error(const char *verb, const char *fmt, ...)
 /* Prints root as pretty JSON plus a newline on stdout and deletes it.
  * Returns 0, or EXIT_USAGE when root is NULL (out of memory). */
 int cli_print_json(cJSON *root);
-/* Formats a count with thousands separators into buf ("8,030,261,248"). */
-const char *cli_commas(unsigned long long n, char *buf, size_t size);
-/* Formats bytes as "16.06 GB" (decimal) into buf. */
-const char *cli_bytes(unsigned long long n, char *buf, size_t size);
 /* True when arg is "-h" or "--help". */
 bool cli_is_help(const char *arg);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suture/format.h"
 #include "suture/audit.h"
 #include "cli.h"
 
@@ -151,8 +152,8 @@ static void print_text(const audit_report *r, const char *path)
     if (m)
         printf("%s: %u layer%s, %s parameters, %s; ", path, model_layer_count(m),
                model_layer_count(m) == 1 ? "" : "s",
-               cli_commas(audit_parameter_count(r), params, sizeof(params)),
-               cli_bytes(model_data_bytes(m), bytes, sizeof(bytes)));
+               fmt_count(audit_parameter_count(r), params, sizeof(params)),
+               fmt_bytes(model_data_bytes(m), bytes, sizeof(bytes)));
     else
         printf("%s: could not be opened; ", path);
     printf("%zu error%s, %zu warning%s, %zu note%s\n", audit_count(r, AUDIT_ERROR),

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suture/format.h"
 #include "suture/build.h"
 #include "cli.h"
 #include "plan_args.h"
@@ -91,7 +92,7 @@ static void tell(const plan *p, const build_report *rep, const char *out)
     plan_tensors(p, &nt);
     printf("built %s: %zu layers, %zu tensors, %zu shard%s, %s, %zu tokenizer file%s\n",
            out, nl, nt, rep->shards, rep->shards == 1 ? "" : "s",
-           cli_bytes(rep->bytes, b, sizeof(b)), rep->files_copied,
+           fmt_bytes(rep->bytes, b, sizeof(b)), rep->files_copied,
            rep->files_copied == 1 ? "" : "s");
 }
 

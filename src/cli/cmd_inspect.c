@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "suture/format.h"
 #include "cli.h"
 #include "suture/arch.h"
 #include "suture/model.h"
@@ -162,20 +163,20 @@ static void print_text(const model *m, bool tensors)
            model_index_name(m) ? ", index " : "",
            model_index_name(m) ? model_index_name(m) : "");
     printf("  parameters  %s (embeddings %s, layers %s, head %s, other %s)\n",
-           cli_commas(model_parameter_count(m), a, sizeof(a)),
-           cli_commas(s.embed, b, sizeof(b)), cli_commas(s.layers, c, sizeof(c)),
-           cli_commas(s.head, d, sizeof(d)), cli_commas(s.other, e, sizeof(e)));
+           fmt_count(model_parameter_count(m), a, sizeof(a)),
+           fmt_count(s.embed, b, sizeof(b)), fmt_count(s.layers, c, sizeof(c)),
+           fmt_count(s.head, d, sizeof(d)), fmt_count(s.other, e, sizeof(e)));
     printf("  dtypes     ");
     for (i = 0; i < ST_DTYPE_COUNT; i++)
         if (s.dtypes[i])
             printf(" %s %zu", st_dtype_name((st_dtype)i), s.dtypes[i]);
-    printf("\n  data        %s (%s bytes)\n", cli_bytes(model_data_bytes(m), a, sizeof(a)),
-           cli_commas(model_data_bytes(m), b, sizeof(b)));
+    printf("\n  data        %s (%s bytes)\n", fmt_bytes(model_data_bytes(m), a, sizeof(a)),
+           fmt_count(model_data_bytes(m), b, sizeof(b)));
     printf("  tied        %s\n", model_tied(m) ? "yes" : "no");
     for (i = 0; i < model_shard_count(m); i++)
         printf("  file        %s  %zu tensors, %s\n", model_shard_name(m, i),
                st_count(model_shard(m, i)),
-               cli_bytes(st_data_size(model_shard(m, i)), a, sizeof(a)));
+               fmt_bytes(st_data_size(model_shard(m, i)), a, sizeof(a)));
     for (i = 0; i < model_issue_count(m); i++)
         printf("  issue       %s: %s\n", model_issue_at(m, i)->code,
                model_issue_at(m, i)->message);

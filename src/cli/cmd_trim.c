@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "suture/format.h"
 #include "suture/trim.h"
 #include "cli.h"
 
@@ -80,8 +81,8 @@ static void print_result(const trim_result *res, const struct args *a)
                "loaders were ignoring it\n", res->tensor);
     printf("removed '%s' from %s%s: %s parameters, %s\n", res->tensor, res->shard,
            res->shard_dropped ? " (the shard held nothing else and is gone)" : "",
-           cli_commas(res->parameters, params, sizeof(params)),
-           cli_bytes(res->bytes, bytes, sizeof(bytes)));
+           fmt_count(res->parameters, params, sizeof(params)),
+           fmt_bytes(res->bytes, bytes, sizeof(bytes)));
     printf("%s %s\n", a->opt.out ? "wrote" : "trimmed in place:",
            a->opt.out ? a->opt.out : a->path);
 }
