@@ -5,13 +5,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include "suture/xfer.h"
 
-/* The most copy_file_range is asked for at once. */
+/* The most copy_file_range is asked for at once (a multiple of ROUND). */
 #define CFR_MAX (1u << 30)
+/* A file system without copy offload has copy_file_range splice through a
+ * 16-page pipe: 64 KiB rounds, each cheap only when it fills one aligned
+ * 64 KiB of the destination. */
+#define ROUND (64u << 10)
+#define PAGE 4096u
+/* The pipe of copy_spliced: rounds of 1 MiB at any alignment. */
+#define PIPE_BYTES (1u << 20)
 
 static atomic_bool force_fallback;
 
@@ -26,17 +34,39 @@ void xfer_force_fallback(bool on)
     atomic_store(&force_fallback, on);
 }
 
+/* True when fd lies on a file system whose copy_file_range is its own
+ * (done by the server: NFS, SMB, Ceph, FUSE), or when that cannot be told. */
+static bool offloads(int fd)
+{
+    struct statfs s;
+
+    if (fstatfs(fd, &s) != 0)
+        return true;
+    switch ((unsigned long)s.f_type) {
+    case 0x6969UL:     /* NFS */
+    case 0xFE534D42UL: /* SMB2 */
+    case 0xFF534D42UL: /* CIFS */
+    case 0x00C36400UL: /* Ceph */
+    case 0x65735546UL: /* FUSE */
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Copies what copy_file_range will, advancing the offsets and *left.
- * Returns with *left > 0 when the rest must go through pread/pwrite: the
- * kernel refused (EXDEV, ENOSYS, EINVAL, EOPNOTSUPP, EBADF, ETXTBSY, ...),
- * failed (the fallback then reports which side) or returned 0 (the
- * fallback tells end of file from a file system that cannot say). */
+ * Returns with *left > 0 when the rest must go another way: the kernel
+ * refused (EXDEV, ENOSYS, EINVAL, EOPNOTSUPP, EBADF, ETXTBSY, ...), failed
+ * (the fallback then reports which side) or returned 0 (the fallback tells
+ * end of file from a file system that cannot say). After the first call
+ * the destination offset is a multiple of ROUND. */
 static void copy_kernel(int src, uint64_t *src_off, int dst, uint64_t *dst_off,
                         uint64_t *left)
 {
     while (*left > 0) {
         loff_t in = (loff_t)*src_off, out = (loff_t)*dst_off;
-        size_t want = *left > CFR_MAX ? CFR_MAX : (size_t)*left;
+        uint64_t room = CFR_MAX - *dst_off % ROUND;
+        size_t want = *left > room ? (size_t)room : (size_t)*left;
         ssize_t r = copy_file_range(src, &in, dst, &out, want, 0);
         if (r < 0 && errno == EINTR)
             continue;
@@ -46,6 +76,54 @@ static void copy_kernel(int src, uint64_t *src_off, int dst, uint64_t *dst_off,
         *dst_off += (uint64_t)r;
         *left -= (uint64_t)r;
     }
+}
+
+/* Splices n bytes from the pipe rd to dst at dst_off. Returns the count
+ * written: less than n when splice failed. */
+static size_t drain(int rd, int dst, uint64_t dst_off, size_t n)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        loff_t out = (loff_t)(dst_off + done);
+        ssize_t w = splice(rd, NULL, dst, &out, n - done, SPLICE_F_MOVE);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    return done;
+}
+
+/* Copies what splice will through a private pipe of up to PIPE_BYTES (no
+ * byte through user space, any alignment, across file systems), advancing
+ * the offsets and *left; returns with *left > 0 as copy_kernel does. */
+static void copy_spliced(int src, uint64_t *src_off, int dst, uint64_t *dst_off,
+                         uint64_t *left)
+{
+    int p[2];
+
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return;
+    (void)fcntl(p[1], F_SETPIPE_SZ, (int)PIPE_BYTES);
+    while (*left > 0) {
+        loff_t in = (loff_t)*src_off;
+        size_t want = *left > PIPE_BYTES ? PIPE_BYTES : (size_t)*left, w;
+        ssize_t r = splice(src, &in, p[1], NULL, want, SPLICE_F_MOVE);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        w = drain(p[0], dst, *dst_off, (size_t)r);
+        *src_off += w;
+        *dst_off += w;
+        *left -= w;
+        if (w < (size_t)r)
+            break;
+    }
+    close(p[0]);
+    close(p[1]);
 }
 
 /* Reads up to n bytes at off, retrying short reads. Returns the count read
@@ -136,8 +214,12 @@ int xfer_copy(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
         sut_error_set(err, "read failed: range beyond the largest file offset");
         return -1;
     }
-    if (!atomic_load(&force_fallback))
-        copy_kernel(src_fd, &src_off, dst_fd, &dst_off, &len);
+    if (!atomic_load(&force_fallback)) {
+        if ((src_off - dst_off) % PAGE == 0 || offloads(dst_fd))
+            copy_kernel(src_fd, &src_off, dst_fd, &dst_off, &len);
+        if (len > 0)
+            copy_spliced(src_fd, &src_off, dst_fd, &dst_off, &len);
+    }
     if (len == 0)
         return 0;
     return copy_buffered(src_fd, src_off, dst_fd, dst_off, len, err);

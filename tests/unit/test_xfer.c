@@ -102,6 +102,45 @@ START_TEST(test_copy_large)
 }
 END_TEST
 
+/* Offsets that take each kernel path: page phases that agree
+ * (copy_file_range, its first call ending on a 64 KiB boundary of the
+ * destination) and that differ (splice through a private pipe). */
+static const struct {
+    uint64_t src, dst;
+} phases[] = {
+    {4096 + 7, 7},
+    {0, 65536},
+    {5, 3 * 4096 + 9},
+    {65536 + 100, 1},
+};
+
+START_TEST(test_copy_phases)
+{
+    size_t n = (3u << 20) + 777, k;
+    unsigned char *src = pattern(n + 65536 + 100, 4);
+    char *sp = tmp_file("src"), *dp = tmp_file("dst");
+    sut_error err = {{0}};
+    int in, out;
+
+    tu_write(sp, src, n + 65536 + 100);
+    for (k = 0; k < sizeof(phases) / sizeof(phases[0]); k++) {
+        xfer_hash want = xfer_hash_mem(src + phases[k].src, n), got;
+        in = open(sp, O_RDONLY);
+        out = open_new(dp);
+        ck_assert_int_eq(xfer_copy(in, phases[k].src, out, phases[k].dst, n, &err), 0);
+        ck_assert_int_eq(lseek(out, 0, SEEK_END), (off_t)(phases[k].dst + n));
+        ck_assert_int_eq(xfer_hash_range(out, phases[k].dst, n, &got, &err), 0);
+        ck_assert_uint_eq(got.lo, want.lo);
+        ck_assert_uint_eq(got.hi, want.hi);
+        close(in);
+        close(out);
+    }
+    unlink(sp);
+    unlink(dp);
+    free(src);
+}
+END_TEST
+
 START_TEST(test_copy_short_source)
 {
     unsigned char *src = pattern(1000, 3);
@@ -268,6 +307,7 @@ static Suite *xfer_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_copy_small, 0, 2);
     tcase_add_loop_test(tc, test_copy_large, 0, 2);
+    tcase_add_test(tc, test_copy_phases);
     tcase_add_loop_test(tc, test_copy_short_source, 0, 2);
     tcase_add_loop_test(tc, test_copy_bad_descriptors, 0, 2);
     tcase_add_test(tc, test_read_chunks);
