@@ -253,8 +253,12 @@ for p in $(points "$T/trim.count"); do
     else
         fail "trim-killed-at-$p-state" "the folder is neither old, new nor between the renames" "$now"
     fi
+    left=$(find "$T/t" -name '.*.suture-tmp-*')
     run trim "$T/t" --in-place
     expect "trim-killed-at-$p-rerun" 0
+    if [ -n "$left" ]; then
+        expect_out "trim-killed-at-$p-stale-reported" "temporary file"
+    fi
     expect_eq "trim-killed-at-$p-rerun-whole" "$(tree_sum "$T/t")" "$(cat "$T/trimmed.sum")"
 done
 

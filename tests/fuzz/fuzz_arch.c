@@ -35,12 +35,13 @@ static void ask(const arch_family *f)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static arch_table *t;
     sut_error err = {{0}};
     cJSON *root = sut_json_parse((const char *)data, size, "families.json", &err);
-    arch_table *t = arch_table_new(NULL);
     size_t before, i;
 
-    FZ_CHECK(t != NULL);
+    if (!t)
+        FZ_CHECK((t = arch_table_new(NULL)) != NULL);
     before = arch_table_count(t);
     if (!root) {
         FZ_CHECK_MSG(err.msg);
@@ -51,12 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (i = 0; i < arch_table_count(t); i++) {
             const arch_family *f = arch_table_at(t, i);
             FZ_CHECK(arch_by_name(t, f->name) == f);
-            if (i >= before || !arch_by_name(t, "llama") ||
-                strcmp(f->name, "llama") != 0)
-                ask(f);
+            ask(f);
         }
+        /* the table changed: the next input starts from the built-ins */
+        arch_table_free(t);
+        t = NULL;
     }
     cJSON_Delete(root);
-    arch_table_free(t);
     return 0;
 }

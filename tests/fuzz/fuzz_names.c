@@ -9,12 +9,20 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static arch_table *t;
+    static unsigned inferred;
     char *text = malloc(size + 1), *p, *nl;
     const char *names[MAX_NAMES];
     const arch_family *f;
     sut_error err = {{0}};
     size_t n = 0, i;
 
+    /* each inference may add a family to the table: start afresh now and
+     * then so it stays small */
+    if (t && inferred >= 64) {
+        arch_table_free(t);
+        t = NULL;
+        inferred = 0;
+    }
     if (!t)
         FZ_CHECK((t = arch_table_new(NULL)) != NULL);
     FZ_CHECK(text != NULL);
@@ -31,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK_MSG(err.msg);
     } else {
         FZ_CHECK(f->inferred && arch_infer(t, names, n, NULL) == f);
+        inferred++;
         for (i = 0; i < n; i++) {
             size_t b, e, local;
             long l = arch_layer_of(f, names[i], &b, &e, &local);
