@@ -32,8 +32,7 @@ void sut_error_prefix(sut_error *err, const char *fmt, ...)
     va_end(ap);
     sut_one_line(err->msg);
     n = strlen(err->msg);
-    if (n + 2 < sizeof(err->msg)) {
-        memcpy(err->msg + n, ": ", 3);
-        strncat(err->msg, old, sizeof(err->msg) - n - 3);
-    }
+    if (n + 2 < sizeof(err->msg))
+        snprintf(err->msg + n, sizeof(err->msg) - n, ": %.*s",
+                 (int)(sizeof(err->msg) - n - 3), old);
 }

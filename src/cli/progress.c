@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "progress.h"
+#include "suture/format.h"
 
 #define BAR_WIDTH 24
 
@@ -43,7 +44,7 @@ static void format_eta(double seconds, char *buf, size_t size)
 void cli_progress_update(void *ctx, uint64_t done, uint64_t total)
 {
     cli_progress *p = ctx;
-    char bar[BAR_WIDTH + 1], eta[32];
+    char bar[BAR_WIDTH + 1], eta[32], a[32], b[32], c[32];
     double t, frac, rate;
     int i, filled;
 
@@ -59,9 +60,9 @@ void cli_progress_update(void *ctx, uint64_t done, uint64_t total)
     bar[BAR_WIDTH] = '\0';
     rate = t > p->start ? (double)done / (t - p->start) : 0;
     format_eta(rate > 0 ? (double)(total - done) / rate : 0, eta, sizeof(eta));
-    fprintf(stderr, "\r%s [%s] %3d%%  %.2f/%.2f GB  %.2f GB/s  %s left ",
-            p->label, bar, (int)(frac * 100), (double)done / 1e9,
-            (double)total / 1e9, rate / 1e9, eta);
+    fprintf(stderr, "\r%s [%s] %3d%%  %s / %s  %s/s  %s left ",
+            p->label, bar, (int)(frac * 100), fmt_bytes(done, a, sizeof(a)),
+            fmt_bytes(total, b, sizeof(b)), fmt_bytes((uint64_t)rate, c, sizeof(c)), eta);
     fflush(stderr);
     p->drawn = true;
     p->last_draw = t;
