@@ -742,7 +742,8 @@ st_file *st_open(const char *path, sut_error *err)
     char *hdr = NULL, *copy;
     st_file *f = NULL;
     uint64_t size, n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO in a stranger's folder must not hang the open */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
     if (fd < 0) {
         sut_error_set(err, "%s: cannot open: %s", label, strerror(errno));

@@ -78,7 +78,8 @@ char *sut_read_file(const char *path, size_t max, size_t *len, sut_error *err)
 {
     struct stat st;
     char *buf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO must not hang the open */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
     if (fd < 0) {
         sut_error_set(err, "%s: cannot open: %s", path, strerror(errno));

@@ -160,6 +160,13 @@ edit_index "$T/map-not-string" "wm['lm_head.weight'] = 2"
 folder_case map-not-string "$T/map-not-string" \
     "weight_map: tensor 'lm_head.weight': not a file name string"
 
+# A FIFO where a shard should be (a tar from a stranger can hold one): it
+# must be refused, not block the open.
+variant fifo-shard
+rm "$T/fifo-shard/$S2"
+mkfifo "$T/fifo-shard/$S2"
+folder_case fifo-shard "$T/fifo-shard" "$S2: not a regular file"
+
 # ---- shard headers -------------------------------------------------------
 
 # bad_header NAME HEADER DATA_BYTES [LENGTH_FIELD]: a folder whose second
@@ -276,6 +283,8 @@ recipe_case recipe-missing-model "$R/missing-model.json" \
     "missing-model.json: model 'g': $R/nowhere: No such file or directory"
 echo '{"models": {"g": "good"}, "slices": [{"model": "g", "layers": [0, 2]}], "layer": 1}' >"$R/unknown-key.json"
 recipe_case recipe-unknown-key "$R/unknown-key.json" "unknown-key.json: unknown key 'layer'"
+mkfifo "$R/fifo.json"
+recipe_case recipe-fifo "$R/fifo.json" "fifo.json: not a regular file"
 python3 -c "print('{\"a\":' * 100000)" >"$R/deep.json"
 recipe_case recipe-deep "$R/deep.json" "deep.json: invalid JSON: nested deeper than 1000 levels"
 printf 'slices:\n  - sources:\n      - model: good\n        layer_range: [0, 9]\nmerge_method: passthrough\n' >"$R/beyond.yml"

@@ -7,6 +7,7 @@
 #include "suture/model.h"
 #include "suture/audit.h"
 #include "suture/recipe.h"
+#include "util.h"
 
 /* Asserts msg is one non-empty line: no control characters. */
 static void assert_one_line(const char *msg)
@@ -132,6 +133,24 @@ START_TEST(mergekit_note_control_characters)
 }
 END_TEST
 
+/* The hostile catalogue: a FIFO named like a shard (or passed as a JSON
+ * file) blocked open() for ever; it must be refused at once. */
+START_TEST(fifo_is_refused)
+{
+    const char *dir = tu_tmpdir();
+    char path[512];
+    sut_error err = {{0}};
+    size_t len;
+
+    snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    ck_assert_ptr_null(st_open(path, &err));
+    tu_assert_contains(err.msg, "model.safetensors: not a regular file");
+    ck_assert_ptr_null(sut_read_file(path, 1000, &len, &err));
+    tu_assert_contains(err.msg, "not a regular file");
+}
+END_TEST
+
 static Suite *regress_suite(void)
 {
     Suite *s = suite_create("regress");
@@ -140,6 +159,7 @@ static Suite *regress_suite(void)
     tcase_add_test(tc, header_message_control_characters);
     tcase_add_test(tc, index_issue_control_characters);
     tcase_add_test(tc, mergekit_note_control_characters);
+    tcase_add_test(tc, fifo_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }
