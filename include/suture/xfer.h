@@ -11,7 +11,7 @@
 
 #include "suture/error.h"
 
-#define XFER_CHUNK (8u << 20) /* the bounded buffer size: 8 MiB */
+#define XFER_CHUNK (1u << 20) /* the bounded buffer size: 1 MiB */
 
 /* Test hook: when on, xfer_copy never tries copy_file_range and always
  * uses the pread/pwrite path (process-wide; off by default). */

@@ -6,7 +6,7 @@
 #include "testutil.h"
 #include "suture/xfer.h"
 
-#define BIG ((size_t)20 * 1000 * 1000 + 123) /* spans three 8 MiB chunks */
+#define BIG ((size_t)20 * 1000 * 1000 + 123) /* spans many XFER_CHUNK chunks */
 
 /* n bytes of a fixed pseudo-random sequence (caller frees). */
 static unsigned char *pattern(size_t n, uint64_t seed)
