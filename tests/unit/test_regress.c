@@ -7,6 +7,7 @@
 #include "suture/model.h"
 #include "suture/audit.h"
 #include "suture/recipe.h"
+#include "suture/verify.h"
 #include "util.h"
 
 /* Asserts msg is one non-empty line: no control characters. */
@@ -133,6 +134,42 @@ START_TEST(mergekit_note_control_characters)
 }
 END_TEST
 
+/* fuzz_verify: a tensor name in "suture.sources" holding a control
+ * character went raw into verify's problem message. */
+START_TEST(verify_problem_control_characters)
+{
+    const char *src = tu_tmpdir();
+    char srcdir[256], hdr[1024];
+    const char *out;
+    arch_table *t = arch_table_new(NULL);
+    verify_options opt = { 1 };
+    sut_error err = {{0}};
+    verify_report *r;
+    size_t i;
+
+    snprintf(srcdir, sizeof(srcdir), "%s", src);
+    put_shard(srcdir, "model.safetensors", "{" F32("model.layers.0.w", 0, 8) "}", 8);
+    out = tu_tmpdir();
+    snprintf(hdr, sizeof(hdr),
+             "{\"__metadata__\":{\"format\":\"pt\","
+             "\"suture.models\":\"{\\\"b\\\":\\\"%s\\\"}\","
+             "\"suture.sources\":\"{\\\"x\\\\u000ey\\\":{\\\"model\\\":\\\"b\\\","
+             "\\\"tensor\\\":\\\"model.layers.0.w\\\",\\\"dtype\\\":\\\"F32\\\"},"
+             "\\\"model.layers.0.w\\\":{\\\"model\\\":\\\"b\\\","
+             "\\\"tensor\\\":\\\"model.layers.0.w\\\",\\\"dtype\\\":\\\"F32\\\"}}\"},"
+             F32("model.layers.0.w", 0, 8) "}", srcdir);
+    put_shard(out, "model.safetensors", hdr, 8);
+    r = verify_run(out, t, &opt, &err);
+    ck_assert_msg(r != NULL, "unexpected error: %s", err.msg);
+    ck_assert_uint_eq(verify_problem_count(r), 1);
+    tu_assert_contains(verify_problem_at(r, 0)->message, "x?y");
+    for (i = 0; i < verify_problem_count(r); i++)
+        assert_one_line(verify_problem_at(r, i)->message);
+    verify_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
 /* The hostile catalogue: a FIFO named like a shard (or passed as a JSON
  * file) blocked open() for ever; it must be refused at once. */
 START_TEST(fifo_is_refused)
@@ -159,6 +196,7 @@ static Suite *regress_suite(void)
     tcase_add_test(tc, header_message_control_characters);
     tcase_add_test(tc, index_issue_control_characters);
     tcase_add_test(tc, mergekit_note_control_characters);
+    tcase_add_test(tc, verify_problem_control_characters);
     tcase_add_test(tc, fifo_is_refused);
     suite_add_tcase(s, tc);
     return s;
