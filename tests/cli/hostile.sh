@@ -6,6 +6,15 @@
 # working, and OUT must never be an input's folder.
 . tests/cli/lib.sh
 GEN=$TOOLS/suture-gen
+
+# run as lib.sh's, but a command that hangs (a FIFO opened for reading
+# blocks) is stopped after 5 minutes and fails its case with exit 124.
+run() {
+    timeout 300 "$SUTURE" "$@" >"$T/.out" 2>"$T/.err"
+    rc=$?
+    out=$(cat "$T/.out")
+    err=$(cat "$T/.err")
+}
 IDX=model.safetensors.index.json
 S1=model-00001-of-00002.safetensors
 S2=model-00002-of-00002.safetensors
