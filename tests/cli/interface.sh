@@ -211,7 +211,7 @@ run build "$T/r.json" -o "$T/p0"
 if [[ "$err" == *$'\r'* ]]; then fail build-no-bar-on-file "stderr: $err"; else ok build-no-bar-on-file; fi
 on_tty build "$T/r.json" -o "$T/p1"
 expect build-bar 0
-if [[ "$err" == *"<CR>build ["*"100%"*"GB/s"*"left"*"<CR><ESC>[K" ]]; then
+if [[ "$err" == *"<CR>build ["*"100%"*" / "*"B/s"*"left"*"<CR><ESC>[K" ]]; then
     ok build-bar-drawn-and-cleared
 else
     fail build-bar-drawn-and-cleared "terminal: $err"
