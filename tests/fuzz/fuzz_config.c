@@ -2,8 +2,36 @@
  * small valid folder (a single model.safetensors); the folder is opened,
  * every config query of the family is asked, and it is audited. */
 #include "folder.h"
+#include "suture/cfgedit.h"
 
 static arch_table *table;
+
+/* Rewrites the config for layer maps made from its layer count n: every
+ * layer twice, reversed, one layer without a source. */
+static void rewrite(const model *m, unsigned n)
+{
+    long src[128];
+    unsigned i, k;
+
+    for (k = 0; k < 3; k++) {
+        size_t nout = k == 0 ? 2 * (size_t)n : n, nch = 0, c;
+        cfg_change *ch = NULL;
+        sut_error err = {{0}};
+        cJSON *out;
+
+        for (i = 0; i < nout; i++)
+            src[i] = k == 0 ? (long)(i % n) : k == 1 ? (long)(n - 1 - i)
+                   : i == 0 ? -1 : (long)i;
+        out = cfg_rewrite(model_config(m), model_arch(m), src, nout,
+                          k == 1 ? "bfloat16" : NULL, &ch, &nch, &err);
+        if (!out)
+            FZ_CHECK_MSG(err.msg);
+        for (c = 0; c < nch; c++)
+            FZ_CHECK(ch[c].key && ch[c].line);
+        cfg_changes_free(ch, nch);
+        cJSON_Delete(out);
+    }
+}
 
 static void query(const model *m)
 {
@@ -21,6 +49,8 @@ static void query(const model *m)
         FZ_CHECK(k == 'g' || k == 's' || k == '?');
     }
     (void)arch_attention_kind(f, cfg, 4294967295u);
+    if (cfg && n > 0)
+        rewrite(m, n);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
