@@ -363,6 +363,19 @@ expect "input-inside-out" 2 "input model 'g'"
 expect_eq "input-inside-out-intact" "$(cd "$T/parent/in" && sha256sum -- *)" "$(cat "$T/good.sum")"
 expect_eq "inputs-unchanged" "$(cd "$T/good" && sha256sum -- *)" "$(cat "$T/good.sum")"
 
+# trim -o: OUT inside the input (also through a link) or existing is refused.
+"$GEN" --preset llama --layers 2 --redundant-head -o "$T/tied" >/dev/null
+(cd "$T/tied" && sha256sum -- * >"$T/tied.sum")
+run trim "$T/tied" -o "$T/tied/sub"
+expect "trim-out-inside-input" 2 "inside the input folder"
+ln -s tied "$T/tied-link"
+run trim "$T/tied" -o "$T/tied-link/sub"
+expect "trim-out-inside-input-via-link" 2 "inside the input folder"
+run trim "$T/tied" -o "$T/good"
+expect "trim-out-exists" 2 "already exists; trim never replaces a folder"
+expect_eq "trim-refusals-input-unchanged" "$(cd "$T/tied" && sha256sum -- *)" "$(cat "$T/tied.sum")"
+expect_eq "trim-refusals-other-unchanged" "$(cd "$T/good" && sha256sum -- *)" "$(cat "$T/good.sum")"
+
 # An existing OUT needs --force, and is then replaced whole.
 mkdir "$T/existing"
 echo '{}' >"$T/existing/config.json"
