@@ -95,13 +95,9 @@ EOF
 S=$FIX/hf/stories260K
 run build -m s="$S" --slices 's[0:1], s[0:1]*o_proj|down_proj=0, s[1:2], s[1:2]*o_proj|down_proj=0, s[2:3], s[2:3]*o_proj|down_proj=0, s[3:4], s[3:4]*o_proj|down_proj=0, s[4:5], s[4:5]*o_proj|down_proj=0' -o "$T/id"
 expect build-identity 0
-if [ -f "$ROOT/tools/llama_forward.py" ]; then
-    a=$(python3 "$ROOT/tools/llama_forward.py" "$S" --tokens 1,403,407,261,378 2>&1)
-    b=$(python3 "$ROOT/tools/llama_forward.py" "$T/id" --tokens 1,403,407,261,378 2>&1)
-    if [ -n "$a" ] && [ "$a" == "$b" ]; then ok build-identity-logits
-    else fail build-identity-logits "original: ${a:0:200}" "expanded: ${b:0:200}"; fi
-else
-    skip build-identity-logits "tools/llama_forward.py absent"
-fi
+a=$(python3 "$ROOT/tools/llama_forward.py" "$S" --tokens 1,403,407,261,378 2>&1)
+b=$(python3 "$ROOT/tools/llama_forward.py" "$T/id" --tokens 1,403,407,261,378 2>&1)
+if [ -n "$a" ] && [ "$a" == "$b" ]; then ok build-identity-logits
+else fail build-identity-logits "original: ${a:0:200}" "expanded: ${b:0:200}"; fi
 
 finish
