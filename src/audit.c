@@ -6,6 +6,7 @@
 
 #include "suture/audit.h"
 #include "audit_int.h"
+#include "checked.h"
 #include "util.h"
 
 const char *audit_severity_name(audit_severity s)
@@ -106,13 +107,23 @@ static int open_model(audit_report *r, arch_table *arches, sut_error *err)
     return 0;
 }
 
-/* The checks that need the opened model. 0 or -1 (err set). */
-static int check_model(audit_report *r, arch_table *arches,
-                       const audit_options *opt, sut_error *err)
+/* Sets up r->meter for the data of the model and of the opened bases. */
+static int start_meter(audit_report *r, const audit_options *opt, sut_error *err)
 {
-    audit_check_issues(r);
-    audit_check_layers(r);
-    if (audit_hash_fill(&r->self, opt->threads, err) != 0)
+    uint64_t total = model_data_bytes(r->m);
+    size_t i;
+
+    for (i = 0; i < r->nbases; i++)
+        if (ck_add(total, model_data_bytes(r->bases[i].m), &total) != 0)
+            total = UINT64_MAX;
+    return audit_meter_init(&r->meter, total, opt->progress, opt->progress_ctx, err);
+}
+
+/* The hash-based checks. 0 or -1 (err set). */
+static int check_hashes(audit_report *r, arch_table *arches,
+                        const audit_options *opt, sut_error *err)
+{
+    if (audit_hash_fill(&r->self, opt->threads, &r->meter, err) != 0)
         return -1;
     if (audit_check_head(r) != 0)
         return -1;
@@ -124,6 +135,22 @@ static int check_model(audit_report *r, arch_table *arches,
     if (opt->nbases > 0 && audit_trace(r, arches, opt, err) != 0)
         return -1;
     return 0;
+}
+
+/* The checks that need the opened model. 0 or -1 (err set). */
+static int check_model(audit_report *r, arch_table *arches,
+                       const audit_options *opt, sut_error *err)
+{
+    int rc;
+
+    audit_check_issues(r);
+    audit_check_layers(r);
+    if ((opt->nbases > 0 && audit_open_bases(r, arches, opt, err) != 0) ||
+        start_meter(r, opt, err) != 0)
+        return -1;
+    rc = check_hashes(r, arches, opt, err);
+    audit_meter_destroy(&r->meter);
+    return rc;
 }
 
 audit_report *audit_run(const char *path, arch_table *arches,

@@ -87,11 +87,41 @@ int audit_parallel(size_t n, unsigned threads, audit_job_fn fn, void *ctx,
     return p.failed ? -1 : 0;
 }
 
+int audit_meter_init(audit_meter *m, uint64_t total, sut_progress_fn fn, void *ctx,
+                     sut_error *err)
+{
+    *m = (audit_meter){.total = total, .fn = fn, .ctx = ctx};
+    if (fn && pthread_mutex_init(&m->lock, NULL) != 0) {
+        m->fn = NULL;
+        sut_error_set(err, "cannot set up the progress lock");
+        return -1;
+    }
+    return 0;
+}
+
+void audit_meter_add(audit_meter *m, uint64_t n)
+{
+    if (!m || !m->fn || n == 0)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->done = n > m->total - m->done ? m->total : m->done + n;
+    m->fn(m->ctx, m->done, m->total);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void audit_meter_destroy(audit_meter *m)
+{
+    if (m->fn)
+        pthread_mutex_destroy(&m->lock);
+    m->fn = NULL;
+}
+
 struct hash_job {
     const model *m;
     const int *fds;
     const size_t *order;    /* tensor indices, largest first */
     xfer_hash *out;
+    audit_meter *meter;
 };
 
 /* True when [off, off + len) of fd is a hole of a sparse file: no data,
@@ -108,29 +138,71 @@ static bool is_hole(int fd, uint64_t off, uint64_t len)
     return (uint64_t)next >= off + len;
 }
 
-/* The XXH3-128 of len zero bytes, as xfer_hash_range would read them. */
-static int hash_zeros(uint64_t len, xfer_hash *out, sut_error *err)
+/* An XXH3-128 state that counts what it takes into a meter, XFER_CHUNK
+ * bytes or more at a time. */
+struct hasher {
+    XXH3_state_t *st;
+    audit_meter *meter;
+    uint64_t pending;       /* bytes taken but not yet counted */
+};
+
+static int hasher_take(void *ctx, const void *buf, size_t n, sut_error *err)
+{
+    struct hasher *h = ctx;
+
+    if (XXH3_128bits_update(h->st, buf, n) != XXH_OK) {
+        sut_error_set(err, "hashing failed");
+        return -1;
+    }
+    h->pending += n;
+    if (h->pending >= XFER_CHUNK) {
+        audit_meter_add(h->meter, h->pending);
+        h->pending = 0;
+    }
+    return 0;
+}
+
+static int hash_zeros(struct hasher *h, uint64_t len, sut_error *err)
 {
     static const char zeros[1 << 16];
-    XXH3_state_t *st = XXH3_createState();
-    XXH128_hash_t h;
+
+    while (len > 0) {
+        size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+        if (hasher_take(h, zeros, n, err) != 0)
+            return -1;
+        len -= n;
+    }
+    return 0;
+}
+
+/* The XXH3-128 of [off, off + len) of fd, or of len zero bytes (what
+ * xfer_hash_range reads from a hole) when zeros. 0 or -1. */
+static int hash_bytes(int fd, uint64_t off, uint64_t len, bool zeros, audit_meter *meter,
+                      xfer_hash *out, sut_error *err)
+{
+    struct hasher h = {XXH3_createState(), meter, 0};
+    XXH128_hash_t d;
     int rc = -1;
 
-    if (!st || XXH3_128bits_reset(st) != XXH_OK) {
+    if (!h.st || XXH3_128bits_reset(h.st) != XXH_OK) {
         sut_error_set(err, "out of memory");
         goto out;
     }
-    while (len > 0) {
-        size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
-        XXH3_128bits_update(st, zeros, n);
-        len -= n;
-    }
-    h = XXH3_128bits_digest(st);
-    *out = (xfer_hash){h.low64, h.high64};
-    rc = 0;
+    rc = zeros ? hash_zeros(&h, len, err) : xfer_read(fd, off, len, 1, hasher_take, &h, err);
+    if (rc != 0)
+        goto out;
+    d = XXH3_128bits_digest(h.st);
+    *out = (xfer_hash){d.low64, d.high64};
+    audit_meter_add(meter, h.pending);
 out:
-    XXH3_freeState(st);
+    XXH3_freeState(h.st);
     return rc;
+}
+
+int audit_hash_range(int fd, uint64_t off, uint64_t len, audit_meter *meter,
+                     xfer_hash *out, sut_error *err)
+{
+    return hash_bytes(fd, off, len, false, meter, out, err);
 }
 
 static int hash_one(void *ctx, size_t k, sut_error *err)
@@ -141,8 +213,7 @@ static int hash_one(void *ctx, size_t k, sut_error *err)
     const st_file *f = model_shard(j->m, t->shard);
     uint64_t off = st_data_start(f) + t->t->begin, len = st_tensor_bytes(t->t);
     int fd = j->fds[t->shard];
-    int rc = is_hole(fd, off, len) ? hash_zeros(len, &j->out[i], err)
-                                   : xfer_hash_range(fd, off, len, &j->out[i], err);
+    int rc = hash_bytes(fd, off, len, is_hole(fd, off, len), j->meter, &j->out[i], err);
 
     if (rc != 0)
         sut_error_prefix(err, "%s: tensor '%s'", model_shard_name(j->m, t->shard),
@@ -174,13 +245,14 @@ static int open_shards(const model *m, int *fds, sut_error *err)
     return 0;
 }
 
-int audit_hash_model(const model *m, unsigned threads, xfer_hash *out,
-                     sut_error *err)
+/* audit_hash_model, counting the bytes into meter (or NULL). */
+static int hash_model(const model *m, unsigned threads, audit_meter *meter,
+                      xfer_hash *out, sut_error *err)
 {
     size_t i, n = model_tensor_count(m), ns = model_shard_count(m);
     int *fds = malloc((ns ? ns : 1) * sizeof(*fds));
     size_t *order = malloc((n ? n : 1) * sizeof(*order));
-    struct hash_job job = {m, fds, order, out};
+    struct hash_job job = {m, fds, order, out, meter};
     int rc = -1;
 
     if (!fds || !order) {
@@ -201,6 +273,12 @@ out:
     free(fds);
     free(order);
     return rc;
+}
+
+int audit_hash_model(const model *m, unsigned threads, xfer_hash *out,
+                     sut_error *err)
+{
+    return hash_model(m, threads, NULL, out, err);
 }
 
 static int cmp_local(const void *a, const void *b, void *ctx)
@@ -251,7 +329,8 @@ static int layer_key(const audit_hashed *h, unsigned i, uint64_t *key)
     return rc;
 }
 
-int audit_hash_fill(audit_hashed *h, unsigned threads, sut_error *err)
+int audit_hash_fill(audit_hashed *h, unsigned threads, audit_meter *meter,
+                    sut_error *err)
 {
     size_t n = model_tensor_count(h->m), size;
     unsigned i, nl = model_layer_count(h->m);
@@ -262,7 +341,7 @@ int audit_hash_fill(audit_hashed *h, unsigned threads, sut_error *err)
         sut_error_set(err, "%s: out of memory", model_path(h->m));
         return -1;
     }
-    if (audit_hash_model(h->m, threads, h->hashes, err) != 0)
+    if (hash_model(h->m, threads, meter, h->hashes, err) != 0)
         return -1;
     for (i = 0; i < nl; i++)
         if (layer_key(h, i, &h->layer_keys[i]) != 0) {

@@ -5,8 +5,31 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <pthread.h>
 
 #include "suture/audit.h"
+#include "suture/progress.h"
+
+/* Bytes of work done by several threads, reported to fn (or nowhere when
+ * fn is NULL) one call at a time: done never decreases nor passes total. */
+typedef struct audit_meter {
+    pthread_mutex_t lock;    /* set up only when fn is not NULL */
+    uint64_t done, total;
+    sut_progress_fn fn;
+    void *ctx;
+} audit_meter;
+
+/* Sets up m for total bytes. 0, or -1 with err set. */
+int audit_meter_init(audit_meter *m, uint64_t total, sut_progress_fn fn, void *ctx,
+                     sut_error *err);
+/* Counts n more bytes and reports the sum; a NULL m or a zero n is a no-op. */
+void audit_meter_add(audit_meter *m, uint64_t n);
+void audit_meter_destroy(audit_meter *m);
+
+/* Hashes [off, off + len) of fd with XXH3-128 (as xfer_hash_range),
+ * counting the bytes into meter (or NULL) as they are read. 0 or -1. */
+int audit_hash_range(int fd, uint64_t off, uint64_t len, audit_meter *meter,
+                     xfer_hash *out, sut_error *err);
 
 /* A model opened for provenance with the hashes of all its tensors. */
 typedef struct audit_hashed {
@@ -36,6 +59,7 @@ struct audit_report {
     size_t norigins;
     audit_seam *seams;
     size_t nseams;
+    audit_meter meter;       /* the hashing's progress, model and bases */
 };
 
 /* Records a finding; place may be NULL. Out of memory sets r->oom. */
@@ -78,9 +102,15 @@ void audit_check_params(audit_report *r);
 int audit_find_duplicates(audit_report *r);
 int audit_trace(audit_report *r, arch_table *arches, const audit_options *opt,
                 sut_error *err);
+/* Opens the bases of opt into r->bases (audit_trace hashes them). 0 or -1
+ * (err set). */
+int audit_open_bases(audit_report *r, arch_table *arches, const audit_options *opt,
+                     sut_error *err);
 
-/* Hashes m's tensors and its layer keys into h (h->m set by the caller). */
-int audit_hash_fill(audit_hashed *h, unsigned threads, sut_error *err);
+/* Hashes m's tensors and its layer keys into h (h->m set by the caller),
+ * counting the bytes into meter (or NULL). */
+int audit_hash_fill(audit_hashed *h, unsigned threads, audit_meter *meter,
+                    sut_error *err);
 void audit_hashed_clear(audit_hashed *h);
 
 /* True when layer a of x and layer b of y hold the same tensors (names

@@ -8,8 +8,8 @@
 #include "suture/audit.h"
 #include "audit_int.h"
 
-static int open_bases(audit_report *r, arch_table *arches, const audit_options *opt,
-                      sut_error *err)
+int audit_open_bases(audit_report *r, arch_table *arches, const audit_options *opt,
+                     sut_error *err)
 {
     size_t i;
 
@@ -23,12 +23,23 @@ static int open_bases(audit_report *r, arch_table *arches, const audit_options *
             sut_error_set(err, "out of memory");
             return -1;
         }
-        if (!(b->m = model_open(opt->bases[i].path, arches, MODEL_LENIENT, err)) ||
-            audit_hash_fill(b, opt->threads, err) != 0) {
+        if (!(b->m = model_open(opt->bases[i].path, arches, MODEL_LENIENT, err))) {
             sut_error_prefix(err, "base '%s'", b->name);
             return -1;
         }
     }
+    return 0;
+}
+
+static int hash_bases(audit_report *r, const audit_options *opt, sut_error *err)
+{
+    size_t i;
+
+    for (i = 0; i < r->nbases; i++)
+        if (audit_hash_fill(&r->bases[i], opt->threads, &r->meter, err) != 0) {
+            sut_error_prefix(err, "base '%s'", r->bases[i].name);
+            return -1;
+        }
     return 0;
 }
 
@@ -206,7 +217,7 @@ int audit_trace(audit_report *r, arch_table *arches, const audit_options *opt,
 {
     unsigned i, n = model_layer_count(r->m);
 
-    if (open_bases(r, arches, opt, err) != 0)
+    if (hash_bases(r, opt, err) != 0)
         return -1;
     r->origins = calloc(n ? n : 1, sizeof(*r->origins));
     r->seams = calloc(n ? n : 1, sizeof(*r->seams));

@@ -19,6 +19,7 @@
 #include "suture/arch.h"
 #include "suture/model.h"
 #include "suture/xfer.h"
+#include "suture/progress.h"
 
 typedef enum audit_severity {
     AUDIT_INFO,
@@ -48,6 +49,9 @@ typedef struct audit_options {
     size_t nbases;
     unsigned threads;        /* hashing threads; 0: the number of cores,
                                 at most 8 */
+    sut_progress_fn progress; /* or NULL: the bytes hashed so far of all
+                                 the tensors of the model and the bases */
+    void *progress_ctx;
 } audit_options;
 
 /* Where layer `layer` of the audited model comes from: layer source_layer

@@ -38,10 +38,11 @@
 
 #include "suture/error.h"
 #include "suture/plan.h"
+#include "suture/progress.h"
 
 /* Called with the data bytes written so far and the total; from worker
- * threads, one call at a time. */
-typedef void (*build_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+ * threads, one call at a time (see progress.h). */
+typedef sut_progress_fn build_progress_fn;
 
 typedef struct build_options {
     const char *out;            /* the output folder */

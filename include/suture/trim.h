@@ -38,10 +38,15 @@
 
 #include "suture/error.h"
 #include "suture/arch.h"
+#include "suture/progress.h"
 
 typedef struct trim_options {
     const char *out;      /* the output folder, or NULL: in place */
     bool force;           /* drop a head that differs from the embeddings */
+    sut_progress_fn progress; /* or NULL: the data bytes of the rewritten
+                                 shard copied so far (no call when the
+                                 shard is dropped) */
+    void *progress_ctx;
 } trim_options;
 
 typedef struct trim_result {

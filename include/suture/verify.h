@@ -18,9 +18,13 @@
 
 #include "suture/error.h"
 #include "suture/arch.h"
+#include "suture/progress.h"
 
 typedef struct verify_options {
     unsigned threads;     /* 0: the number of cores, at most 8 */
+    sut_progress_fn progress; /* or NULL: the bytes read so far, output
+                                 and source, of every tensor checked */
+    void *progress_ctx;
 } verify_options;
 
 /* One output tensor (or shard, or index entry) that does not check out. */

@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char out[600];
     const char *base = fz_models();
-    verify_options opt = { 1 };
+    verify_options opt = { .threads = 1 };
     sut_error err = {{0}};
     char *text = malloc(size + 1), *nl, *full;
     verify_report *r;

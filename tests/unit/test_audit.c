@@ -10,6 +10,7 @@
 #include "testutil.h"
 #include "amodel.h"
 #include "suture/audit.h"
+#include "audit_int.h"
 
 static arch_table *table(void)
 {
@@ -557,7 +558,7 @@ START_TEST(self_merge_provenance_and_seams)
     char mdir[256];
     am_model base;
     audit_base bases[1];
-    audit_options opt = {bases, 1, 2};
+    audit_options opt = {.bases = bases, .nbases = 1, .threads = 2};
     audit_report *r;
     unsigned i;
 
@@ -606,7 +607,7 @@ START_TEST(two_models_donor_switch_and_unmatched)
     am_model a, b, merged;
     char adir[256], bdir[256];
     audit_base bases[2];
-    audit_options opt = {bases, 2, 0};
+    audit_options opt = {.bases = bases, .nbases = 2, .threads = 0};
     audit_report *r;
     unsigned i;
     size_t k;
@@ -651,7 +652,7 @@ START_TEST(sliding_parity_shift)
     am_model base, merged;
     char bdir[256];
     audit_base bases[1];
-    audit_options opt = {bases, 1, 0};
+    audit_options opt = {.bases = bases, .nbases = 1, .threads = 0};
     audit_report *r;
     static const unsigned src[5] = {0, 1, 2, 2, 3};
     unsigned i;
@@ -681,7 +682,7 @@ START_TEST(json_report)
     char mdir[256];
     am_model base;
     audit_base bases[1];
-    audit_options opt = {bases, 1, 0};
+    audit_options opt = {.bases = bases, .nbases = 1, .threads = 0};
     audit_report *r;
     cJSON *j, *p;
 
@@ -738,6 +739,78 @@ START_TEST(hashes_do_not_depend_on_threads)
     }
     model_free(md);
     arch_table_free(t);
+}
+END_TEST
+
+START_TEST(progress_counts_every_byte_hashed)
+{
+    arch_table *t = table();
+    am_model m;
+    tu_progress p = {0};
+    audit_options opt = {.threads = 4, .progress = tu_progress_record, .progress_ctx = &p};
+    audit_report *r;
+
+    am_decoder(&m, "llama", 4, true, false);
+    am_two_shards(&m);
+    r = audit(t, am_folder(&m), &opt);
+    tu_assert_progress(&p, 2248 * 4);
+    ck_assert_uint_ge(p.calls, m.n);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(progress_counts_the_bases)
+{
+    arch_table *t = table();
+    char mdir[256];
+    am_model base;
+    audit_base bases[1];
+    tu_progress p = {0};
+    audit_options opt = {.bases = bases, .nbases = 1, .threads = 2,
+                         .progress = tu_progress_record, .progress_ctx = &p};
+    audit_report *r;
+
+    snprintf(mdir, sizeof(mdir), "%s", self_merge());
+    am_decoder(&base, "llama", 16, true, false);
+    bases[0] = (audit_base){"base", am_folder(&base)};
+    r = audit(t, mdir, &opt);
+    ck_assert_uint_eq(audit_origin_count(r), 24);
+    /* F32 parameters: 264 + 496 per layer, 24 layers merged and 16 in the base */
+    tu_assert_progress(&p, (264 + 496 * 24 + 264 + 496 * 16) * 4);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(hash_range_counts_by_chunk)
+{
+    const char *dir = tu_tmpdir();
+    size_t i, n = 5 * XFER_CHUNK / 2 + 3;
+    unsigned char *buf = malloc(n);
+    char path[300];
+    tu_progress p = {0};
+    audit_meter meter;
+    xfer_hash got, want;
+    sut_error err;
+    int fd;
+
+    ck_assert_ptr_nonnull(buf);
+    for (i = 0; i < n; i++)
+        buf[i] = (unsigned char)(i * 7 + i / 251);
+    snprintf(path, sizeof(path), "%s/data", dir);
+    tu_write(path, buf, n);
+    free(buf);
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(audit_meter_init(&meter, n - 3, tu_progress_record, &p, &err), 0);
+    ck_assert_int_eq(audit_hash_range(fd, 3, n - 3, &meter, &got, &err), 0);
+    audit_meter_destroy(&meter);
+    ck_assert_int_eq(xfer_hash_range(fd, 3, n - 3, &want, &err), 0);
+    close(fd);
+    ck_assert(got.lo == want.lo && got.hi == want.hi);
+    tu_assert_progress(&p, n - 3);
+    ck_assert_uint_eq(p.calls, 3);
 }
 END_TEST
 
@@ -858,6 +931,9 @@ static Suite *audit_suite(void)
     tcase_add_test(merge, sliding_parity_shift);
     tcase_add_test(merge, json_report);
     tcase_add_test(merge, hashes_do_not_depend_on_threads);
+    tcase_add_test(merge, progress_counts_every_byte_hashed);
+    tcase_add_test(merge, progress_counts_the_bases);
+    tcase_add_test(merge, hash_range_counts_by_chunk);
     tcase_add_test(fixtures, fixtures_gemma_heads_are_redundant);
     tcase_add_test(fixtures, fixtures_count_as_their_configs_say);
     tcase_add_test(fixtures, fixture_tiny_llama_buffer_is_a_note);

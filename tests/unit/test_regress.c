@@ -80,7 +80,7 @@ START_TEST(index_issue_control_characters)
     const char *dir = tu_tmpdir();
     arch_table *t = arch_table_new(NULL);
     sut_error err = {{0}};
-    audit_options opt = { NULL, 0, 1 };
+    audit_options opt = { .threads = 1 };
     audit_report *r;
     model *m;
     size_t i;
@@ -142,7 +142,7 @@ START_TEST(verify_problem_control_characters)
     char srcdir[256], hdr[1024];
     const char *out;
     arch_table *t = arch_table_new(NULL);
-    verify_options opt = { 1 };
+    verify_options opt = { .threads = 1 };
     sut_error err = {{0}};
     verify_report *r;
     size_t i;

@@ -5,6 +5,9 @@
 #define SUTURE_TESTUTIL_H
 
 #include <check.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +54,41 @@ static inline void tu_write(const char *path, const void *data, size_t len)
 
 /* Prints a skip notice (the test itself then returns). */
 #define tu_skip(why) fprintf(stderr, "SKIP %s: %s\n", __func__, (why))
+
+/* What a library progress callback (suture/progress.h) was given: the
+ * number of calls, the last values, and whether every call kept the
+ * contract (done never decreasing nor above total, total fixed, no two
+ * calls at once). Pass tu_progress_record with a zeroed tu_progress. */
+typedef struct tu_progress {
+    atomic_int inside;
+    size_t calls;
+    uint64_t done, total;
+    bool broken;
+} tu_progress;
+
+static inline void tu_progress_record(void *ctx, uint64_t done, uint64_t total)
+{
+    tu_progress *p = ctx;
+
+    if (atomic_exchange(&p->inside, 1) != 0)
+        p->broken = true;
+    if (done > total || (p->calls && (done < p->done || total != p->total)))
+        p->broken = true;
+    p->calls++;
+    p->done = done;
+    p->total = total;
+    atomic_store(&p->inside, 0);
+}
+
+/* Asserts that p saw a sequence that kept the contract and ended at
+ * done == total == want. */
+#define tu_assert_progress(p, want)                                           \
+    do {                                                                      \
+        ck_assert_msg(!(p)->broken, "progress calls broke the contract");   \
+        ck_assert_uint_ge((p)->calls, 1);                                     \
+        ck_assert_uint_eq((p)->total, (want));                                \
+        ck_assert_uint_eq((p)->done, (want));                                 \
+    } while (0)
 
 #define SUT_TEST_MAIN(suite_fn)                                               \
     int main(void)                                                            \
