@@ -13,6 +13,7 @@
 #include "suture/convert.h"
 #include "suture/xfer.h"
 #include "audit_int.h"
+#include "checked.h"
 #include "util.h"
 
 #define KEY_SOURCES "suture.sources"
@@ -44,6 +45,7 @@ struct verify_report {
     verify_problem *problems;
     size_t nproblems;
     bool oom;
+    audit_meter meter;     /* bytes read, output and source */
 };
 
 /* ---- the report ---- */
@@ -388,14 +390,15 @@ static uint64_t data_offset(const model *m, const model_tensor *t)
     return st_data_start(model_shard(m, t->shard)) + t->t->begin;
 }
 
-/* Hashes a tensor's data. */
-static int hash_of(const model *m, const model_tensor *t, xfer_hash *h, sut_error *err)
+/* Hashes a tensor's data, counting the bytes into meter. */
+static int hash_of(const model *m, const model_tensor *t, audit_meter *meter, xfer_hash *h,
+                   sut_error *err)
 {
     int fd = open_ro(m, t, err), rc;
 
     if (fd < 0)
         return -1;
-    rc = xfer_hash_range(fd, data_offset(m, t), st_tensor_bytes(t->t), h, err);
+    rc = audit_hash_range(fd, data_offset(m, t), st_tensor_bytes(t->t), meter, h, err);
     close(fd);
     if (rc != 0)
         sut_error_prefix(err, "%s: tensor '%s'", model_shard_name(m, t->shard), t->t->name);
@@ -417,6 +420,8 @@ static char *format(const char *fmt, ...)
 
 struct recompute {
     const struct item *it;
+    audit_meter *meter;
+    uint64_t counted;      /* bytes read so far, source and output */
     int fd;                /* the output shard */
     uint64_t off;          /* where the next output bytes are */
     uint64_t done;         /* elements compared so far */
@@ -460,13 +465,22 @@ static int compare_chunk(void *ctx, const void *buf, size_t n, sut_error *err)
     }
     c->off += bytes;
     c->done += elems;
+    c->counted += n + bytes;
+    audit_meter_add(c->meter, n + bytes);
     return 0;
 }
 
-/* Recomputes a scaled or converted tensor and compares it. */
-static int check_recomputed(struct item *it, const model *out, sut_error *err)
+/* The bytes checking an item reads, output and source. */
+static uint64_t item_bytes(const struct item *it)
 {
-    struct recompute c = {.it = it, .fd = -1, .bad = -1};
+    return st_tensor_bytes(it->out->t) + st_tensor_bytes(it->from->t);
+}
+
+/* Recomputes a scaled or converted tensor and compares it. */
+static int check_recomputed(struct item *it, const model *out, audit_meter *meter,
+                            sut_error *err)
+{
+    struct recompute c = {.it = it, .meter = meter, .fd = -1, .bad = -1};
     size_t elems;
     int src = -1, rc = -1;
 
@@ -496,6 +510,8 @@ static int check_recomputed(struct item *it, const model *out, sut_error *err)
         sut_error_prefix(err, "%s: tensor '%s'", model_shard_name(it->src->m, it->from->shard),
                          it->from->t->name);
     }
+    if (rc == 0)
+        audit_meter_add(meter, item_bytes(it) - c.counted);
 out:
     if (c.fd >= 0)
         close(c.fd);
@@ -506,12 +522,14 @@ out:
     return rc;
 }
 
-static int check_copied(struct item *it, const model *out, sut_error *err)
+static int check_copied(struct item *it, const model *out, audit_meter *meter,
+                        sut_error *err)
 {
     xfer_hash a, b;
     char ha[33], hb[33];
 
-    if (hash_of(out, it->out, &a, err) != 0 || hash_of(it->src->m, it->from, &b, err) != 0)
+    if (hash_of(out, it->out, meter, &a, err) != 0 ||
+        hash_of(it->src->m, it->from, meter, &b, err) != 0)
         return -1;
     if (a.lo == b.lo && a.hi == b.hi)
         return 0;
@@ -530,7 +548,27 @@ static int check_item(void *ctx, size_t i, sut_error *err)
     verify_report *r = ctx;
     struct item *it = &r->items[i];
 
-    return it->recompute ? check_recomputed(it, r->m, err) : check_copied(it, r->m, err);
+    return it->recompute ? check_recomputed(it, r->m, &r->meter, err)
+                         : check_copied(it, r->m, &r->meter, err);
+}
+
+/* Checks every item on opt's threads, reporting progress to opt's
+ * callback. 0 or -1 (err set). */
+static int check_items(verify_report *r, const verify_options *opt, sut_error *err)
+{
+    uint64_t total = 0;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < r->nitems; i++)
+        if (ck_add(total, item_bytes(&r->items[i]), &total) != 0)
+            total = UINT64_MAX;
+    if (audit_meter_init(&r->meter, total, opt ? opt->progress : NULL,
+                         opt ? opt->progress_ctx : NULL, err) != 0)
+        return -1;
+    rc = audit_parallel(r->nitems, opt ? opt->threads : 0, check_item, r, err);
+    audit_meter_destroy(&r->meter);
+    return rc;
 }
 
 static void collect(verify_report *r)
@@ -561,7 +599,7 @@ verify_report *verify_run(const char *path, arch_table *arches,
     for (i = 0; i < model_issue_count(r->m); i++)
         if (strcmp(model_issue_at(r->m, i)->code, "unknown-architecture") != 0)
             add_problem(r, model_index_name(r->m), NULL, "%s", model_issue_at(r->m, i)->message);
-    if (audit_parallel(r->nitems, opt ? opt->threads : 0, check_item, r, err) != 0)
+    if (check_items(r, opt, err) != 0)
         goto fail;
     collect(r);
     if (r->oom) {

@@ -232,6 +232,58 @@ START_TEST(corrupted_scaled_element_is_named)
 }
 END_TEST
 
+/* verify_run on three threads reporting progress to p. */
+static verify_report *verify_counted(arch_table *t, const char *path, tu_progress *p)
+{
+    verify_options opt = {.threads = 3, .progress = tu_progress_record, .progress_ctx = p};
+    sut_error err;
+    verify_report *r = verify_run(path, t, &opt, &err);
+
+    ck_assert_msg(r != NULL, "%s", err.msg);
+    return r;
+}
+
+/* The output's parameters: 264 + 496 per layer, 6 layers. */
+#define BUILT_PARAMS 3240
+
+START_TEST(progress_counts_output_and_source_bytes)
+{
+    arch_table *t = table();
+    struct built b;
+    tu_progress p = {0};
+    verify_report *r;
+
+    make_built(&b, ST_F32, 0.5f);
+    write_built(&b);
+    r = verify_counted(t, b.out, &p);
+    ck_assert_uint_eq(verify_problem_count(r), 0);
+    tu_assert_progress(&p, 2 * BUILT_PARAMS * 4);
+    ck_assert_uint_ge(p.calls, b.m.n);
+    verify_free(r);
+    free_built(&b);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(progress_reaches_the_total_past_a_mismatch)
+{
+    arch_table *t = table();
+    struct built b;
+    tu_progress p = {0};
+    verify_report *r;
+
+    make_built(&b, ST_BF16, 0.5f);
+    write_built(&b);
+    corrupt(&b, "model.layers.5.self_attn.o_proj.weight", 2 * 13 + 1);
+    r = verify_counted(t, b.out, &p);
+    ck_assert_uint_eq(verify_problem_count(r), 1);
+    tu_assert_progress(&p, BUILT_PARAMS * (2 + 4));
+    verify_free(r);
+    free_built(&b);
+    arch_table_free(t);
+}
+END_TEST
+
 START_TEST(no_provenance_cannot_run)
 {
     arch_table *t = table();
@@ -355,6 +407,8 @@ static Suite *verify_suite(void)
     tcase_add_test(tc, converted_all_match);
     tcase_add_test(tc, corrupted_copy_is_named);
     tcase_add_test(tc, corrupted_scaled_element_is_named);
+    tcase_add_test(tc, progress_counts_output_and_source_bytes);
+    tcase_add_test(tc, progress_reaches_the_total_past_a_mismatch);
     tcase_add_test(tc, no_provenance_cannot_run);
     tcase_add_test(tc, missing_source_cannot_run);
     tcase_add_test(tc, bad_provenance_cannot_run);
