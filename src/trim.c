@@ -22,11 +22,14 @@
 #define JSON_MAX (100u << 20)
 #define TMP_TAG ".suture-tmp-"
 #define LINK_MIN (1 << 20)
+#define COPY_STEP (64u << 20)  /* bytes copied between progress calls */
 
 struct trim {
     model *m;
     const model_tensor *head, *emb;
     bool drop;               /* the head's shard holds nothing else */
+    sut_progress_fn progress;
+    void *progress_ctx;
 };
 
 /* ---- deciding ---- */
@@ -190,11 +193,35 @@ static int copy_meta(st_writer *w, const st_file *f, const char *head, sut_error
     return 0;
 }
 
+/* The bytes copied so far of the total, for the progress callback. */
+struct copied {
+    const struct trim *t;
+    uint64_t done, total;
+};
+
+/* Copies len bytes at off of fd, COPY_STEP bytes at a time. */
+static int copy_run(st_writer *w, int fd, uint64_t off, uint64_t len, struct copied *c,
+                    sut_error *err)
+{
+    while (len > 0) {
+        uint64_t step = len < COPY_STEP ? len : COPY_STEP;
+        if (st_writer_copy(w, fd, off, step, err) != 0)
+            return -1;
+        c->done += step;
+        if (c->t->progress)
+            c->t->progress(c->t->progress_ctx, c->done, c->total);
+        off += step;
+        len -= step;
+    }
+    return 0;
+}
+
 /* Copies the tensors' data in runs of adjacent ranges. */
-static int copy_data(st_writer *w, const st_file *f, const st_tensor **ts, size_t n,
-                     sut_error *err)
+static int copy_data(const struct trim *t, st_writer *w, const st_file *f,
+                     const st_tensor **ts, size_t n, sut_error *err)
 {
     int fd = open(st_path(f), O_RDONLY | O_CLOEXEC);
+    struct copied c = {t, 0, 0};
     size_t i = 0, j;
     int rc = 0;
 
@@ -202,11 +229,13 @@ static int copy_data(st_writer *w, const st_file *f, const st_tensor **ts, size_
         sut_error_set(err, "%s: cannot open: %s", st_path(f), strerror(errno));
         return -1;
     }
+    for (j = 0; j < n; j++)
+        c.total += ts[j]->end - ts[j]->begin;
     while (rc == 0 && i < n) {
         for (j = i; j + 1 < n && ts[j + 1]->begin == ts[j]->end; j++)
             ;
-        rc = st_writer_copy(w, fd, st_data_start(f) + ts[i]->begin,
-                            ts[j]->end - ts[i]->begin, err);
+        rc = copy_run(w, fd, st_data_start(f) + ts[i]->begin, ts[j]->end - ts[i]->begin,
+                      &c, err);
         i = j + 1;
     }
     close(fd);
@@ -235,7 +264,7 @@ static int write_shard(const struct trim *t, const char *dst, sut_error *err)
     for (i = 0; i < n; i++)
         if (st_writer_add(w, ts[i]->name, ts[i]->dtype, ts[i]->ndim, ts[i]->shape, err) != 0)
             goto out;
-    if (st_writer_begin(w, err) != 0 || copy_data(w, f, ts, n, err) != 0 ||
+    if (st_writer_begin(w, err) != 0 || copy_data(t, w, f, ts, n, err) != 0 ||
         st_writer_finish(w, err) != 0)
         goto out;
     rc = 0;
@@ -687,6 +716,8 @@ int trim_run(const char *path, arch_table *arches, const trim_options *opt,
     memset(res, 0, sizeof(*res));
     if (!opt)
         opt = &defaults;
+    t.progress = opt->progress;
+    t.progress_ctx = opt->progress_ctx;
     if (open_model(&t, path, arches, err) != 0 ||
         (opt->out && !(real = check_out(opt->out, path, err))))
         goto out;

@@ -247,7 +247,7 @@ START_TEST(sharded_head_alone_drops_its_shard)
     am_model m;
     char in[300], path[600];
     const char *out = new_out();
-    trim_options opt = {out, false};
+    trim_options opt = {.out = out};
     trim_result res;
     sut_error err;
     bool has_head;
@@ -303,6 +303,69 @@ START_TEST(sharded_in_place_keeps_metadata)
 }
 END_TEST
 
+/* The data bytes of dir/name but those of tensor `gone`. */
+static uint64_t bytes_but(const char *dir, const char *name, const char *gone)
+{
+    st_file *f = open_st(dir, name);
+    uint64_t n = 0;
+    size_t i;
+
+    for (i = 0; i < st_count(f); i++)
+        if (strcmp(st_at(f, i)->name, gone) != 0)
+            n += st_tensor_bytes(st_at(f, i));
+    st_free(f);
+    return n;
+}
+
+START_TEST(progress_counts_the_rewritten_shard)
+{
+    arch_table *t = table();
+    am_model m;
+    am_tensor head;
+    char dir[300], orig[300];
+    tu_progress p = {0};
+    trim_options opt = {.progress = tu_progress_record, .progress_ctx = &p};
+    trim_result res;
+    sut_error err;
+    size_t h, mid;
+    uint64_t want;
+
+    tied_sharded(&m, false);
+    h = (size_t)(am_find(&m, "lm_head.weight") - m.t);
+    mid = m.n / 2 + (m.n - m.n / 2) / 2;
+    ck_assert_uint_ne(h, mid);
+    head = m.t[h];
+    m.t[h] = m.t[mid];
+    m.t[mid] = head;
+    snprintf(dir, sizeof(dir), "%s", am_folder(&m));
+    snprintf(orig, sizeof(orig), "%s", am_folder(&m));
+    want = bytes_but(orig, "model-00002-of-00002.safetensors", "lm_head.weight");
+    ck_assert_msg(trim_run(dir, t, &opt, &res, &err) == 0, "%s", err.msg);
+    ck_assert(res.trimmed && !res.shard_dropped);
+    assert_same_but(orig, dir, "model-00002-of-00002.safetensors", "lm_head.weight");
+    tu_assert_progress(&p, want);
+    ck_assert_uint_eq(p.calls, 2);
+    arch_table_free(t);
+}
+END_TEST
+
+START_TEST(progress_silent_when_the_shard_is_dropped)
+{
+    arch_table *t = table();
+    am_model m;
+    tu_progress p = {0};
+    trim_options opt = {.out = new_out(), .progress = tu_progress_record, .progress_ctx = &p};
+    trim_result res;
+    sut_error err;
+
+    tied_sharded(&m, true);
+    ck_assert_msg(trim_run(am_folder(&m), t, &opt, &res, &err) == 0, "%s", err.msg);
+    ck_assert(res.trimmed && res.shard_dropped);
+    ck_assert_uint_eq(p.calls, 0);
+    arch_table_free(t);
+}
+END_TEST
+
 START_TEST(differing_head_needs_force)
 {
     arch_table *t = table();
@@ -335,7 +398,7 @@ START_TEST(nothing_to_trim)
     am_model m;
     char in[300];
     const char *out = new_out();
-    trim_options opt = {out, false};
+    trim_options opt = {.out = out};
     trim_result res;
     sut_error err;
 
@@ -477,6 +540,8 @@ static Suite *trim_suite(void)
     tcase_add_test(made, refusals);
     tcase_add_test(made, interrupted_in_place_run_is_finished);
     tcase_add_test(made, other_files_copied_or_linked);
+    tcase_add_test(made, progress_counts_the_rewritten_shard);
+    tcase_add_test(made, progress_silent_when_the_shard_is_dropped);
     suite_add_tcase(s, fixtures);
     suite_add_tcase(s, made);
     return s;
