@@ -7,6 +7,7 @@
 #include "suture/format.h"
 #include "suture/audit.h"
 #include "cli.h"
+#include "progress.h"
 
 #define BASES_MAX 64
 
@@ -31,7 +32,7 @@ struct args {
     audit_base bases[BASES_MAX];
     audit_options opt;
     bool json, strict;
-    bool quiet;         /* no progress bar (audit_run reports no progress yet) */
+    bool quiet;         /* no progress bar */
 };
 
 static int parse_base(struct args *a, char *spec)
@@ -162,7 +163,20 @@ static void print_text(const audit_report *r, const char *path)
            audit_count(r, AUDIT_INFO) == 1 ? "" : "s");
 }
 
-static int run(const struct args *a)
+/* audit_run with a progress bar on a terminal (unless --quiet). */
+static audit_report *audit_with_bar(struct args *a, arch_table *t, sut_error *err)
+{
+    cli_progress *bar = cli_progress_new("audit", a->quiet);
+    audit_report *r;
+
+    a->opt.progress = bar ? cli_progress_update : NULL;
+    a->opt.progress_ctx = bar;
+    r = audit_run(a->path, t, &a->opt, err);
+    cli_progress_free(bar);
+    return r;
+}
+
+static int run(struct args *a)
 {
     sut_error err;
     arch_table *t = arch_table_new(&err);
@@ -170,7 +184,7 @@ static int run(const struct args *a)
     int rc = EXIT_USAGE;
 
     if (!t || (a->arch_file && arch_table_load(t, a->arch_file, &err) != 0) ||
-        !(r = audit_run(a->path, t, &a->opt, &err))) {
+        !(r = audit_with_bar(a, t, &err))) {
         cli_fail("audit", &err);
         goto out;
     }

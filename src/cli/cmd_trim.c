@@ -6,6 +6,7 @@
 #include "suture/format.h"
 #include "suture/trim.h"
 #include "cli.h"
+#include "progress.h"
 
 static const char usage[] =
     "usage: suture trim PATH (-o OUT | --in-place) [--force] [--json] [--quiet]\n"
@@ -20,7 +21,7 @@ static const char usage[] =
     "  --in-place        replace the model's files\n"
     "  --force           also drop a head that differs from the embeddings\n"
     "  --json            print the result as one JSON object\n"
-    "  --quiet           print nothing when it succeeds\n"
+    "  --quiet           no progress bar; print nothing when it succeeds\n"
     "  --arch-file F     more architectures (a JSON family file)\n";
 
 struct args {
@@ -120,6 +121,19 @@ static cJSON *result_json(const trim_result *res, const struct args *a)
     return o;
 }
 
+/* trim_run with a progress bar on a terminal (unless --quiet). */
+static int trim_with_bar(struct args *a, arch_table *t, trim_result *res, sut_error *err)
+{
+    cli_progress *bar = cli_progress_new("trim", a->quiet);
+    int rc;
+
+    a->opt.progress = bar ? cli_progress_update : NULL;
+    a->opt.progress_ctx = bar;
+    rc = trim_run(a->path, t, &a->opt, res, err);
+    cli_progress_free(bar);
+    return rc;
+}
+
 int cmd_trim(int argc, char **argv)
 {
     struct args a = {0};
@@ -137,7 +151,7 @@ int cmd_trim(int argc, char **argv)
         return EXIT_USAGE;
     if (!(t = arch_table_new(&err)) ||
         (a.arch_file && arch_table_load(t, a.arch_file, &err) != 0) ||
-        trim_run(a.path, t, &a.opt, &res, &err) != 0) {
+        trim_with_bar(&a, t, &res, &err) != 0) {
         cli_fail("trim", &err);
         goto out;
     }

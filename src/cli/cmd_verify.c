@@ -5,6 +5,7 @@
 
 #include "suture/verify.h"
 #include "cli.h"
+#include "progress.h"
 
 static const char usage[] =
     "usage: suture verify OUT [--json] [--quiet] [--arch-file F] [-j N]\n"
@@ -22,7 +23,7 @@ struct args {
     const char *path, *arch_file;
     verify_options opt;
     bool json;
-    bool quiet;           /* no progress bar (verify_run reports no progress yet) */
+    bool quiet;           /* no progress bar */
 };
 
 static int parse(int argc, char **argv, struct args *a)
@@ -71,6 +72,19 @@ static void print_text(const verify_report *r, const char *path)
            n == 0 ? "all match" : "MISMATCH");
 }
 
+/* verify_run with a progress bar on a terminal (unless --quiet). */
+static verify_report *verify_with_bar(struct args *a, arch_table *t, sut_error *err)
+{
+    cli_progress *bar = cli_progress_new("verify", a->quiet);
+    verify_report *r;
+
+    a->opt.progress = bar ? cli_progress_update : NULL;
+    a->opt.progress_ctx = bar;
+    r = verify_run(a->path, t, &a->opt, err);
+    cli_progress_free(bar);
+    return r;
+}
+
 int cmd_verify(int argc, char **argv)
 {
     struct args a = {0};
@@ -88,7 +102,7 @@ int cmd_verify(int argc, char **argv)
         return EXIT_USAGE;
     if (!(t = arch_table_new(&err)) ||
         (a.arch_file && arch_table_load(t, a.arch_file, &err) != 0) ||
-        !(r = verify_run(a.path, t, &a.opt, &err))) {
+        !(r = verify_with_bar(&a, t, &err))) {
         cli_fail("verify", &err);
         goto out;
     }
