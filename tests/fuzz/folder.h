@@ -75,7 +75,7 @@ static inline void fz_check_model(const model *m)
 /* Audits dir (one hashing thread) and checks the report. */
 static inline void fz_audit(const char *dir, arch_table *t)
 {
-    audit_options opt = { NULL, 0, 1 };
+    audit_options opt = { .threads = 1 };
     sut_error err = {{0}};
     audit_report *r = audit_run(dir, t, &opt, &err);
     size_t i;
