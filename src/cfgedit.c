@@ -98,6 +98,7 @@ static int note(rw *w, const scope *s, const char *key, bool assumed,
         free(c->key);
         return oom(w);
     }
+    sut_one_line(c->line);
     w->nch++;
     return 0;
 }

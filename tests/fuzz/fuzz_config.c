@@ -28,6 +28,8 @@ static void rewrite(const model *m, unsigned n)
             FZ_CHECK_MSG(err.msg);
         for (c = 0; c < nch; c++)
             FZ_CHECK(ch[c].key && ch[c].line);
+        for (c = 0; c < nch; c++)
+            FZ_CHECK_MSG(ch[c].line);
         cfg_changes_free(ch, nch);
         cJSON_Delete(out);
     }

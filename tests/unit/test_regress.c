@@ -8,6 +8,8 @@
 #include "suture/audit.h"
 #include "suture/recipe.h"
 #include "suture/verify.h"
+#include "suture/plan.h"
+#include "suture/cfgedit.h"
 #include "util.h"
 
 /* Asserts msg is one non-empty line: no control characters. */
@@ -170,6 +172,54 @@ START_TEST(verify_problem_control_characters)
 }
 END_TEST
 
+/* Found beside fuzz_config and the recipe fuzzers: a config key, or a
+ * tensor name, holding a line break went raw into cfg_rewrite's change
+ * lines and the plan's warnings. */
+START_TEST(config_and_plan_lines_control_characters)
+{
+    const char *dir = tu_tmpdir();
+    char arg[300];
+    const char *args[1] = { arg };
+    arch_table *t = arch_table_new(NULL);
+    sut_error err = {{0}};
+    cJSON *cfg = cJSON_Parse("{\"model_type\":\"llama\",\"num_hidden_layers\":2,"
+                             "\"we\\nird\":[1,2]}");
+    long src[3] = { 0, 1, 1 };
+    cfg_change *ch = NULL;
+    size_t nch = 0, i, nw;
+    const plan_warning *w;
+    recipe *r;
+    cJSON *out;
+    plan *p;
+
+    out = cfg_rewrite(cfg, arch_by_name(t, "llama"), src, 3, NULL, &ch, &nch, &err);
+    ck_assert_msg(out != NULL, "unexpected error: %s", err.msg);
+    ck_assert_uint_gt(nch, 0);
+    for (i = 0; i < nch; i++)
+        assert_one_line(ch[i].line);
+    cfg_changes_free(ch, nch);
+    cJSON_Delete(out);
+    cJSON_Delete(cfg);
+
+    put_shard(dir, "model.safetensors", "{" F32("model.layers.0.w", 0, 8) ","
+              F32("model.layers.1.w", 8, 16) "," F32("model.layers.1.x\\u001by", 16, 24) ","
+              F32("model.layers.2.w", 24, 32) "}", 32);
+    put_text(dir, "config.json", "{\"model_type\":\"llama\",\"num_hidden_layers\":3}");
+    snprintf(arg, sizeof(arg), "m=%s", dir);
+    r = recipe_parse_spec("m[0:3]", args, 1, &err);
+    ck_assert_msg(r != NULL, "unexpected error: %s", err.msg);
+    p = plan_make(r, t, NULL, &err);
+    ck_assert_msg(p != NULL, "unexpected error: %s", err.msg);
+    w = plan_warnings(p, &nw);
+    ck_assert_uint_gt(nw, 0);
+    for (i = 0; i < nw; i++)
+        assert_one_line(w[i].message);
+    plan_free(p);
+    recipe_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
 /* The hostile catalogue: a FIFO named like a shard (or passed as a JSON
  * file) blocked open() for ever; it must be refused at once. */
 START_TEST(fifo_is_refused)
@@ -197,6 +247,7 @@ static Suite *regress_suite(void)
     tcase_add_test(tc, index_issue_control_characters);
     tcase_add_test(tc, mergekit_note_control_characters);
     tcase_add_test(tc, verify_problem_control_characters);
+    tcase_add_test(tc, config_and_plan_lines_control_characters);
     tcase_add_test(tc, fifo_is_refused);
     suite_add_tcase(s, tc);
     return s;
