@@ -116,10 +116,24 @@ void audit_meter_destroy(audit_meter *m)
     m->fn = NULL;
 }
 
+/* Positions [next, end) of the file-ordered tensors, not yet started. */
+struct run {
+    size_t next, end;
+};
+
+/* The tensors of a model in file order (by shard, then offset), dealt to
+ * the hashing threads as contiguous runs of about equal bytes, so that
+ * each thread reads front to back and cold reads stay sequential. A thread
+ * whose run is done takes the back half of the fullest run left. */
 struct hash_job {
     const model *m;
     const int *fds;
-    const size_t *order;    /* tensor indices, largest first */
+    size_t *order;          /* tensor indices in file order */
+    uint64_t *before;       /* before[k]: the bytes of order[0..k) */
+    struct run *runs;
+    size_t nruns;
+    pthread_mutex_t lock;   /* guards runs and failed */
+    bool failed;
     xfer_hash *out;
     audit_meter *meter;
 };
@@ -205,10 +219,8 @@ int audit_hash_range(int fd, uint64_t off, uint64_t len, audit_meter *meter,
     return hash_bytes(fd, off, len, false, meter, out, err);
 }
 
-static int hash_one(void *ctx, size_t k, sut_error *err)
+static int hash_tensor(const struct hash_job *j, size_t i, sut_error *err)
 {
-    const struct hash_job *j = ctx;
-    size_t i = j->order[k];
     const model_tensor *t = model_tensor_at(j->m, i);
     const st_file *f = model_shard(j->m, t->shard);
     uint64_t off = st_data_start(f) + t->t->begin, len = st_tensor_bytes(t->t);
@@ -221,13 +233,106 @@ static int hash_one(void *ctx, size_t k, sut_error *err)
     return rc;
 }
 
-static int cmp_size_desc(const void *a, const void *b, void *ctx)
+static uint64_t run_bytes(const struct hash_job *j, const struct run *r)
+{
+    return j->before[r->end] - j->before[r->next];
+}
+
+/* Moves the back half, by bytes, of the fullest run into the empty run
+ * `to` (the whole run when one tensor is left); nothing when all are
+ * empty. Caller holds the lock. */
+static void steal(struct hash_job *j, struct run *to)
+{
+    struct run *v = NULL;
+    size_t r, mid;
+    uint64_t half;
+
+    for (r = 0; r < j->nruns; r++)
+        if (j->runs[r].next < j->runs[r].end &&
+            (!v || run_bytes(j, &j->runs[r]) > run_bytes(j, v)))
+            v = &j->runs[r];
+    if (!v)
+        return;
+    half = run_bytes(j, v) / 2;
+    mid = v->next;
+    if (v->end - v->next > 1)
+        for (mid = v->next + 1;
+             mid < v->end - 1 && j->before[mid] - j->before[v->next] < half; mid++)
+            ;
+    *to = (struct run){mid, v->end};
+    v->end = mid;
+}
+
+/* The position of the next tensor for run r in *k, stealing when r is
+ * done. False when none is left or a hash failed. */
+static bool take(struct hash_job *j, size_t r, size_t *k)
+{
+    struct run *own = &j->runs[r];
+    bool ok;
+
+    pthread_mutex_lock(&j->lock);
+    if (own->next == own->end && !j->failed)
+        steal(j, own);
+    ok = !j->failed && own->next < own->end;
+    if (ok)
+        *k = own->next++;
+    pthread_mutex_unlock(&j->lock);
+    return ok;
+}
+
+/* Hashes run r front to back, then what it steals (an audit_job_fn). */
+static int hash_run(void *ctx, size_t r, sut_error *err)
+{
+    struct hash_job *j = ctx;
+    size_t k;
+
+    while (take(j, r, &k))
+        if (hash_tensor(j, j->order[k], err) != 0) {
+            pthread_mutex_lock(&j->lock);
+            j->failed = true;
+            pthread_mutex_unlock(&j->lock);
+            return -1;
+        }
+    return 0;
+}
+
+static int cmp_file_order(const void *a, const void *b, void *ctx)
 {
     const model *m = ctx;
-    uint64_t x = st_tensor_bytes(model_tensor_at(m, *(const size_t *)a)->t);
-    uint64_t y = st_tensor_bytes(model_tensor_at(m, *(const size_t *)b)->t);
+    const model_tensor *x = model_tensor_at(m, *(const size_t *)a);
+    const model_tensor *y = model_tensor_at(m, *(const size_t *)b);
 
-    return (x < y) - (x > y);
+    if (x->shard != y->shard)
+        return x->shard < y->shard ? -1 : 1;
+    return (x->t->begin > y->t->begin) - (x->t->begin < y->t->begin);
+}
+
+/* Sorts the n tensors into file order, sums their bytes (saturating) and
+ * deals them into j->nruns runs: a tensor goes to the first run whose
+ * share of the bytes its middle falls in. */
+static void deal(struct hash_job *j, size_t n)
+{
+    size_t k, r;
+    uint64_t share;
+
+    for (k = 0; k < n; k++)
+        j->order[k] = k;
+    qsort_r(j->order, n, sizeof(*j->order), cmp_file_order, (void *)j->m);
+    j->before[0] = 0;
+    for (k = 0; k < n; k++) {
+        uint64_t len = st_tensor_bytes(model_tensor_at(j->m, j->order[k])->t);
+        if (ck_add(j->before[k], len, &j->before[k + 1]) != 0)
+            j->before[k + 1] = UINT64_MAX;
+    }
+    share = j->before[n] / (j->nruns ? j->nruns : 1);
+    for (r = 0, k = 0; r < j->nruns; r++) {
+        j->runs[r].next = k;
+        while (k < n && (r + 1 == j->nruns ||
+                         j->before[k] + (j->before[k + 1] - j->before[k]) / 2 <
+                             share * (r + 1)))
+            k++;
+        j->runs[r].end = k;
+    }
 }
 
 static int open_shards(const model *m, int *fds, sut_error *err)
@@ -245,33 +350,49 @@ static int open_shards(const model *m, int *fds, sut_error *err)
     return 0;
 }
 
+/* The number of hashing threads for n tensors. */
+static size_t run_count(unsigned threads, size_t n)
+{
+    if (threads == 0)
+        threads = audit_default_threads();
+    if (threads > THREADS_MAX)
+        threads = THREADS_MAX;
+    return threads < n ? threads : n;
+}
+
 /* audit_hash_model, counting the bytes into meter (or NULL). */
 static int hash_model(const model *m, unsigned threads, audit_meter *meter,
                       xfer_hash *out, sut_error *err)
 {
     size_t i, n = model_tensor_count(m), ns = model_shard_count(m);
+    struct hash_job j = {.m = m, .out = out, .meter = meter,
+                         .nruns = run_count(threads, n)};
     int *fds = malloc((ns ? ns : 1) * sizeof(*fds));
-    size_t *order = malloc((n ? n : 1) * sizeof(*order));
-    struct hash_job job = {m, fds, order, out, meter};
     int rc = -1;
 
-    if (!fds || !order) {
+    j.fds = fds;
+    j.order = malloc((n ? n : 1) * sizeof(*j.order));
+    j.before = n < SIZE_MAX / sizeof(*j.before) ? malloc((n + 1) * sizeof(*j.before)) : NULL;
+    j.runs = malloc((j.nruns ? j.nruns : 1) * sizeof(*j.runs));
+    for (i = 0; fds && i < ns; i++)
+        fds[i] = -1;
+    if (!fds || !j.order || !j.before || !j.runs ||
+        pthread_mutex_init(&j.lock, NULL) != 0) {
         sut_error_set(err, "%s: out of memory", model_path(m));
         goto out;
     }
-    for (i = 0; i < ns; i++)
-        fds[i] = -1;
-    for (i = 0; i < n; i++)
-        order[i] = i;
-    qsort_r(order, n, sizeof(*order), cmp_size_desc, (void *)m);
+    deal(&j, n);
     if (open_shards(m, fds, err) == 0)
-        rc = audit_parallel(n, threads, hash_one, &job, err);
+        rc = audit_parallel(j.nruns, (unsigned)j.nruns, hash_run, &j, err);
+    pthread_mutex_destroy(&j.lock);
 out:
     for (i = 0; fds && i < ns; i++)
         if (fds[i] >= 0)
             close(fds[i]);
     free(fds);
-    free(order);
+    free(j.order);
+    free(j.before);
+    free(j.runs);
     return rc;
 }
 
