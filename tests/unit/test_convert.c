@@ -2,11 +2,16 @@
  * formats; F32 -> F16/BF16 checked against references computed another
  * way: gcc's _Float16 (libgcc's soft-fp) and a double-precision model that
  * rounds with nearbyint. */
+#include <fenv.h>
 #include <math.h>
 #include <stdint.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 #include "testutil.h"
 #include "suture/convert.h"
+#include "convert_int.h"
 
 static uint32_t bits(float f)
 {
@@ -366,6 +371,267 @@ START_TEST(apply_scales_in_source_dtype)
 }
 END_TEST
 
+/* ---- cv_apply's loops, on every instruction set this CPU runs ---- */
+
+static const st_dtype all_dtypes[] = {ST_F32, ST_F16, ST_BF16};
+
+static size_t esize(st_dtype dt)
+{
+    return dt == ST_F32 ? 4 : 2;
+}
+
+static uint32_t get_elem(st_dtype dt, const unsigned char *p, size_t i)
+{
+    uint16_t h;
+    uint32_t u;
+
+    if (dt == ST_F32) {
+        memcpy(&u, p + 4 * i, 4);
+        return u;
+    }
+    memcpy(&h, p + 2 * i, 2);
+    return h;
+}
+
+static void put_elem(st_dtype dt, unsigned char *p, size_t i, uint32_t v)
+{
+    uint16_t h = (uint16_t)v;
+
+    if (dt == ST_F32)
+        memcpy(p + 4 * i, &v, 4);
+    else
+        memcpy(p + 2 * i, &h, 2);
+}
+
+/* An element's bits as F32 bits, and F32 bits rounded to an element, by
+ * the scalar helpers (checked against references above). */
+static uint32_t widen_ref(st_dtype dt, uint32_t v)
+{
+    return dt == ST_F16 ? bits(cv_f16_to_f32((uint16_t)v))
+         : dt == ST_BF16 ? bits(cv_bf16_to_f32((uint16_t)v)) : v;
+}
+
+static uint32_t narrow_ref(st_dtype dt, uint32_t x)
+{
+    return dt == ST_F16 ? cv_f32_to_f16(from_bits(x))
+         : dt == ST_BF16 ? cv_f32_to_bf16(from_bits(x)) : x;
+}
+
+/* The contract of convert.h for one element v; a NaN times anything is
+ * that NaN made quiet, and x times a NaN scale the scale made quiet. A
+ * copy within one dtype keeps every bit. */
+static uint32_t expect(st_dtype in, st_dtype out, float scale, uint32_t v)
+{
+    uint32_t x = widen_ref(in, v);
+
+    if (in == out && scale == 1.0f)
+        return v;
+    if (scale != 1.0f) {
+        x = isnan(from_bits(x)) ? x | 0x00400000u
+          : isnan(scale) ? bits(scale) | 0x00400000u
+                         : bits(from_bits(x) * scale);
+        x = widen_ref(in, narrow_ref(in, x));
+    }
+    return narrow_ref(out, x);
+}
+
+/* Converts n elements of src with every available instruction set and
+ * checks each against expect(); returns the number of mismatches. */
+static unsigned check_apply(st_dtype in, st_dtype out, float scale,
+                            const unsigned char *src, size_t n)
+{
+    unsigned char *dst = malloc(n * 4 + 1);
+    unsigned isa, bad = 0;
+    size_t i;
+
+    ck_assert_ptr_nonnull(dst);
+    for (isa = CV_PORTABLE; isa <= CV_AVX2_F16C; isa++) {
+        if (!cv_isa_available((cv_isa)isa))
+            continue;
+        cv_apply_isa((cv_isa)isa, in, out, scale, src, dst, n);
+        for (i = 0; i < n; i++) {
+            uint32_t got = get_elem(out, dst, i);
+            uint32_t want = expect(in, out, scale, get_elem(in, src, i));
+            if (got != want && bad++ < 5)
+                fprintf(stderr, "isa %u, %s -> %s, scale %08x, element %08x: %x, want %x\n",
+                        isa, st_dtype_name(in), st_dtype_name(out), bits(scale),
+                        get_elem(in, src, i), got, want);
+        }
+    }
+    free(dst);
+    return bad;
+}
+
+static const uint32_t scale_bits[] = {
+    0x3f800000, /* 1 */
+    0x3f000000, /* 0.5 */
+    0x3e99999a, /* 0.3 */
+    0xbfd9999a, /* -1.7 */
+    0x40400000, /* 3 */
+    0x00000000, /* 0 */
+    0x80000000, /* -0 */
+    0x0da24260, /* 1e-30: subnormal and zero results */
+    0x7149f2ca, /* 1e30: overflow */
+    0x477fe000, /* 65504 */
+    0x7f800000, /* inf */
+    0x7fc00000, /* NaN */
+    0x7f800001, /* signalling NaN */
+    0xffc12345, /* negative NaN with a payload */
+};
+
+START_TEST(apply_every_16bit_pattern_every_isa)
+{
+    unsigned char src[2 * 65536];
+    size_t a, b, k;
+    uint32_t i;
+    unsigned bad = 0;
+
+    for (i = 0; i < 65536; i++)
+        put_elem(ST_F16, src, i, i);
+    for (a = 1; a < 3; a++)
+        for (b = 0; b < 3; b++)
+            for (k = 0; k < sizeof(scale_bits) / sizeof(scale_bits[0]); k++)
+                bad += check_apply(all_dtypes[a], all_dtypes[b],
+                                   from_bits(scale_bits[k]), src, 65536);
+    ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
+/* F32 patterns at and next to every rounding boundary of F16 and BF16
+ * (normal and subnormal F16), both signs, and the specials. */
+static size_t f32_boundaries(uint32_t *v, size_t max)
+{
+    static const uint32_t low[] = {0x0000, 0x0001, 0x0fff, 0x1000, 0x1001,
+                                   0x1fff, 0x7fff, 0x8000, 0x8001, 0xffff};
+    size_t n = 0, k;
+    uint32_t hi, exp, top;
+
+    for (hi = 0; hi < 0x10000u; hi++)
+        for (k = 0; k < 10 && n < max; k++)
+            v[n++] = hi << 16 | low[k];
+    for (exp = 100; exp <= 114; exp++) {
+        unsigned shift = exp < 113 ? 126 - exp : 13;
+        shift = shift > 23 ? 23 : shift;
+        for (top = 0; top < (1u << (23 - shift)); top += 7)
+            for (k = 0; k < 3 && n + 2 <= max; k++) {
+                uint32_t x = exp << 23 | top << shift | ((1u << (shift - 1)) - 1 + (uint32_t)k);
+                v[n++] = x;
+                v[n++] = x | 0x80000000u;
+            }
+    }
+    return n;
+}
+
+START_TEST(apply_f32_boundaries_every_isa)
+{
+    size_t max = 1u << 20, n, b, k;
+    uint32_t *v = malloc(max * sizeof(*v));
+    unsigned bad = 0;
+
+    ck_assert_ptr_nonnull(v);
+    n = f32_boundaries(v, max);
+    ck_assert_uint_gt(n, 650000);
+    for (b = 0; b < 3; b++)
+        for (k = 0; k < sizeof(scale_bits) / sizeof(scale_bits[0]); k++)
+            bad += check_apply(ST_F32, all_dtypes[b], from_bits(scale_bits[k]),
+                               (const unsigned char *)v, n);
+    ck_assert_uint_eq(bad, 0);
+    free(v);
+}
+END_TEST
+
+/* Any count (whole blocks and a rest) from and to any byte alignment;
+ * the bytes around dst are left alone. */
+START_TEST(apply_any_length_and_alignment)
+{
+    unsigned char src[4 * 80 + 4], dst[4 * 80 + 8];
+    uint64_t s = 0x2545f4914f6cdd1dull;
+    size_t a, b, n, so, d0, i;
+    unsigned isa;
+
+    for (i = 0; i < sizeof(src); i++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        src[i] = (unsigned char)(s >> 24);
+    }
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 3; b++)
+            for (n = 0; n <= 70; n++)
+                for (so = 0; so < 4; so++)
+                    for (d0 = 1; d0 < 4; d0++)
+                        for (isa = CV_PORTABLE; isa <= CV_AVX2_F16C; isa++) {
+                            st_dtype in = all_dtypes[a], out = all_dtypes[b];
+                            float scale = (n & 1) ? 0.3f : 1.0f;
+                            if (!cv_isa_available((cv_isa)isa))
+                                continue;
+                            memset(dst, 0xaa, sizeof(dst));
+                            cv_apply_isa((cv_isa)isa, in, out, scale, src + so,
+                                         dst + d0, n);
+                            for (i = 0; i < n; i++)
+                                ck_assert_uint_eq(get_elem(out, dst + d0, i),
+                                                  expect(in, out, scale,
+                                                         get_elem(in, src + so, i)));
+                            for (i = 0; i < d0; i++)
+                                ck_assert_uint_eq(dst[i], 0xaa);
+                            for (i = d0 + n * esize(out); i < sizeof(dst); i++)
+                                ck_assert_uint_eq(dst[i], 0xaa);
+                        }
+}
+END_TEST
+
+/* Without a scale the result is the same bits whatever the rounding mode
+ * and, on x86-64, with flush-to-zero and denormals-are-zero set. */
+START_TEST(apply_ignores_the_floating_point_environment)
+{
+    static const int modes[] = {FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO};
+    size_t max = 1u << 20, n, a, b, m, bytes;
+    uint32_t *v = malloc(max * sizeof(*v));
+    unsigned char *want = malloc(max * 4), *got = malloc(max * 4);
+    unsigned isa;
+
+    ck_assert(v && want && got);
+    n = f32_boundaries(v, max);
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 3; b++)
+            for (isa = CV_PORTABLE; isa <= CV_AVX2_F16C; isa++) {
+                st_dtype in = all_dtypes[a], out = all_dtypes[b];
+                size_t count = in == ST_F32 ? n : 65536;
+                if (!cv_isa_available((cv_isa)isa))
+                    continue;
+                if (in != ST_F32)
+                    for (m = 0; m < 65536; m++)
+                        put_elem(in, (unsigned char *)v, m, (uint32_t)m);
+                bytes = count * esize(out);
+                cv_apply_isa((cv_isa)isa, in, out, 1.0f, v, want, count);
+                for (m = 0; m < 4; m++) {
+                    if (m < 3) {
+                        ck_assert_int_eq(fesetround(modes[m]), 0);
+                    } else {
+#if defined(__x86_64__)
+                        _mm_setcsr(_mm_getcsr() | 0x8040u);
+#else
+                        continue;
+#endif
+                    }
+                    cv_apply_isa((cv_isa)isa, in, out, 1.0f, v, got, count);
+                    fesetround(FE_TONEAREST);
+#if defined(__x86_64__)
+                    _mm_setcsr(_mm_getcsr() & ~0x8040u);
+#endif
+                    ck_assert_msg(memcmp(got, want, bytes) == 0,
+                                  "isa %u, %s -> %s: environment %zu changes the result",
+                                  isa, st_dtype_name(in), st_dtype_name(out), m);
+                }
+                if (in != ST_F32)
+                    n = f32_boundaries(v, max);
+            }
+    free(v);
+    free(want);
+    free(got);
+}
+END_TEST
+
 static Suite *convert_suite(void)
 {
     Suite *s = suite_create("convert");
@@ -383,6 +649,10 @@ static Suite *convert_suite(void)
     tcase_add_test(tc, apply_is_little_endian);
     tcase_add_test(tc, apply_matches_scalars);
     tcase_add_test(tc, apply_scales_in_source_dtype);
+    tcase_add_test(tc, apply_every_16bit_pattern_every_isa);
+    tcase_add_test(tc, apply_f32_boundaries_every_isa);
+    tcase_add_test(tc, apply_any_length_and_alignment);
+    tcase_add_test(tc, apply_ignores_the_floating_point_environment);
     suite_add_tcase(s, tc);
     return s;
 }
