@@ -380,7 +380,8 @@ static int check_unreferenced(model *m, sut_error *err)
     while (rc == 0 && (e = readdir(d))) {
         char *key = e->d_name;
         if (!sut_ends_with(e->d_name, ".safetensors") ||
-            bsearch(&key, m->shard_names, m->nshards, sizeof(char *), cmp_str_ptr))
+            (m->nshards &&
+             bsearch(&key, m->shard_names, m->nshards, sizeof(char *), cmp_str_ptr)))
             continue;
         rc = add_issue(m, "index-mismatch", err,
                        "%s: shard '%s' is in the folder but the index does not reference it",

@@ -110,6 +110,32 @@ START_TEST(index_issue_control_characters)
 }
 END_TEST
 
+/* fuzz_index: an index with an empty weight_map passed a NULL array to
+ * bsearch when looking for shards it does not name (undefined behaviour
+ * that UBSan reports; make SANITIZE=address,undefined check runs this). */
+START_TEST(index_empty_weight_map)
+{
+    const char *dir = tu_tmpdir();
+    arch_table *t = arch_table_new(NULL);
+    sut_error err = {{0}};
+    model *m;
+
+    put_shard(dir, "model.safetensors", "{" F32("model.layers.0.w", 0, 8) "}", 8);
+    put_text(dir, "model.safetensors.index.json",
+             "{\"metadata\":{\"total_size\":0},\"weight_map\":{}}");
+    put_text(dir, "config.json", "{\"model_type\":\"llama\"}");
+    m = model_open(dir, t, MODEL_STRICT, &err);
+    ck_assert_msg(m != NULL, "unexpected error: %s", err.msg);
+    ck_assert_uint_eq(model_tensor_count(m), 0);
+    ck_assert_uint_eq(model_issue_count(m), 1);
+    tu_assert_contains(model_issue_at(m, 0)->message,
+                       "shard 'model.safetensors' is in the folder but the index "
+                       "does not reference it");
+    model_free(m);
+    arch_table_free(t);
+}
+END_TEST
+
 /* fuzz_mergekit: a key holding tabs ("parameter\t\ts") went raw into the
  * note that says it is ignored, and from there into the plan's warnings. */
 START_TEST(mergekit_note_control_characters)
@@ -245,6 +271,7 @@ static Suite *regress_suite(void)
 
     tcase_add_test(tc, header_message_control_characters);
     tcase_add_test(tc, index_issue_control_characters);
+    tcase_add_test(tc, index_empty_weight_map);
     tcase_add_test(tc, mergekit_note_control_characters);
     tcase_add_test(tc, verify_problem_control_characters);
     tcase_add_test(tc, config_and_plan_lines_control_characters);
