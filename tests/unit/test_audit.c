@@ -742,6 +742,43 @@ START_TEST(hashes_do_not_depend_on_threads)
 }
 END_TEST
 
+/* Every thread count, however the file-ordered runs are dealt and
+ * stolen, gives each tensor the hash of its own bytes. */
+START_TEST(hashes_do_not_depend_on_runs)
+{
+    static const unsigned threads[] = {1, 2, 3, 5, 8};
+    arch_table *t = table();
+    am_model m;
+    sut_error err;
+    model *md;
+    xfer_hash want[128], got[128];
+    size_t i, k, n;
+
+    am_decoder(&m, "llama", 8, true, false);
+    am_two_shards(&m);
+    md = model_open(am_folder(&m), t, MODEL_STRICT, &err);
+    ck_assert_msg(md != NULL, "%s", err.msg);
+    n = model_tensor_count(md);
+    ck_assert_uint_le(n, 128);
+    for (i = 0; i < n; i++) {
+        const model_tensor *mt = model_tensor_at(md, i);
+        int fd = open(st_path(model_shard(md, mt->shard)), O_RDONLY);
+        ck_assert_int_eq(xfer_hash_range(fd, st_data_start(model_shard(md, mt->shard)) +
+                                         mt->t->begin, st_tensor_bytes(mt->t), &want[i], &err), 0);
+        close(fd);
+    }
+    for (k = 0; k < sizeof(threads) / sizeof(threads[0]); k++) {
+        memset(got, 0, sizeof(got));
+        ck_assert_int_eq(audit_hash_model(md, threads[k], got, &err), 0);
+        for (i = 0; i < n; i++)
+            ck_assert_msg(got[i].lo == want[i].lo && got[i].hi == want[i].hi,
+                          "%u threads: tensor %zu", threads[k], i);
+    }
+    model_free(md);
+    arch_table_free(t);
+}
+END_TEST
+
 START_TEST(progress_counts_every_byte_hashed)
 {
     arch_table *t = table();
@@ -931,6 +968,7 @@ static Suite *audit_suite(void)
     tcase_add_test(merge, sliding_parity_shift);
     tcase_add_test(merge, json_report);
     tcase_add_test(merge, hashes_do_not_depend_on_threads);
+    tcase_add_test(merge, hashes_do_not_depend_on_runs);
     tcase_add_test(merge, progress_counts_every_byte_hashed);
     tcase_add_test(merge, progress_counts_the_bases);
     tcase_add_test(merge, hash_range_counts_by_chunk);
