@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -142,9 +143,11 @@ struct hash_job {
  * so its bytes read as zeros. */
 static bool is_hole(int fd, uint64_t off, uint64_t len)
 {
+    struct stat st;
     off_t next;
 
-    if (len == 0 || off > INT64_MAX - len)
+    if (len == 0 || off > INT64_MAX - len || fstat(fd, &st) != 0 ||
+        (uint64_t)st.st_size < off + len)
         return false;
     next = lseek(fd, (off_t)off, SEEK_DATA);
     if (next < 0)
