@@ -702,6 +702,18 @@ static bool out_tied(const plan *p)
     return arch_tied(model_arch(c), model_config(c));
 }
 
+/* A head the output stores although its config ties it to the embeddings:
+ * loaders never read it. */
+static int redundant_head(plan *p, const model_tensor *head, sut_error *err)
+{
+    char n[32];
+
+    return warn(p, "redundant-lm-head", err, "the output stores '%s' of '%s' although its "
+                "config ties the head to the embeddings: %s parameters no loader reads "
+                "(suture trim removes it after the build)", head->t->name,
+                mname(p, p->donors.head), fmt_count(head->t->elements, n, sizeof(n)));
+}
+
 /* The head donor's head: its post tensors, plus, when it is tied and the
  * output is not, its embeddings as the head. */
 static int add_head(plan *p, sut_error *err)
@@ -718,6 +730,8 @@ static int add_head(plan *p, sut_error *err)
                     "embeddings (config of '%s'), so loaders use the embeddings of '%s' and "
                     "ignore the %s of '%s'", mname(p, p->donors.config),
                     mname(p, p->donors.embed), head->t->name, mname(p, hi));
+    if (head && out_tied(p))
+        return redundant_head(p, head, err);
     if (head || !emb || !f->head_name || !*f->head_name || out_tied(p))
         return 0;
     if (push_copy(p, f->head_name, hi, emb, -1, 1.0, err) != 0)

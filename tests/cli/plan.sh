@@ -94,7 +94,7 @@ expect plan-shape 2 "layer tensor 'input_layernorm.weight': shape [8] in 't' lay
 run plan -m g="$FIX/hf/tiny-gemma2" --slices 'g[0:2], g[1:2]*o_proj=0.5' --json
 expect plan-gemma2 0
 expect_eq plan-gemma2-warnings "$(pyjson 'sorted(w["code"] for w in d["warnings"])' <<<"$out")" \
-    "['edge-layer-repeat', 'scale-cancelled', 'sliding-parity-shift']"
+    "['edge-layer-repeat', 'redundant-lm-head', 'scale-cancelled', 'sliding-parity-shift']"
 
 run plan -m b="$FIX/hf/tiny-llama-bf16" --slices 'b[0:2]' --dtype f32 --json
 expect plan-dtype 0

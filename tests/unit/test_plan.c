@@ -659,6 +659,10 @@ START_TEST(test_fixture_gemma2_parity)
              fix);
     p = plan_ok(json, NULL);
     ck_assert_ptr_nonnull(find_warning(p, "sliding-parity-shift"));
+    /* it stores lm_head although tied: the output would carry it too */
+    tu_assert_contains(find_warning(p, "redundant-lm-head")->message,
+                       "the output stores 'lm_head.weight' of 'g' although its config ties "
+                       "the head to the embeddings: 104 parameters no loader reads");
     plan_free(p);
 }
 END_TEST
