@@ -57,6 +57,7 @@ struct job {
     uint64_t done, total;
     build_progress_fn progress;
     void *progress_ctx;
+    const volatile sig_atomic_t *cancel;
 };
 
 static int note(build_report *rep, sut_error *err, const char *fmt, ...)
@@ -548,13 +549,19 @@ static char *sources_meta(const plan *p, const plan_shard *s)
 
 /* ---- streaming ---- */
 
-static void advance(struct job *j, uint64_t n)
+/* Counts n bytes written. -1 with err set when the build was cancelled. */
+static int advance(struct job *j, uint64_t n, sut_error *err)
 {
     pthread_mutex_lock(&j->lock);
     j->done += n;
     if (j->progress)
         j->progress(j->progress_ctx, j->done, j->total);
     pthread_mutex_unlock(&j->lock);
+    if (j->cancel && *j->cancel) {
+        sut_error_set(err, "interrupted");
+        return -1;
+    }
+    return 0;
 }
 
 /* What the conversion callback needs. */
@@ -576,9 +583,9 @@ static int convert_chunk(void *ctx, const void *buf, size_t n, sut_error *err)
     while (elems > 0) {
         k = elems < per ? elems : per;
         cv_apply(c->in, c->out, c->scale, src, c->buf, k);
-        if (st_writer_write(c->w, c->buf, k * c->out_size, err) != 0)
+        if (st_writer_write(c->w, c->buf, k * c->out_size, err) != 0 ||
+            advance(c->j, k * c->out_size, err) != 0)
             return -1;
-        advance(c->j, k * c->out_size);
         src += k * c->in_size;
         elems -= k;
     }
@@ -607,9 +614,8 @@ static int copy_tensor(struct job *j, st_writer *w, int fd, uint64_t off, uint64
 {
     while (n > 0) {
         uint64_t step = n < COPY_STEP ? n : COPY_STEP;
-        if (st_writer_copy(w, fd, off, step, err) != 0)
+        if (st_writer_copy(w, fd, off, step, err) != 0 || advance(j, step, err) != 0)
             return -1;
-        advance(j, step);
         off += step;
         n -= step;
     }
@@ -630,7 +636,7 @@ static int stream_tensor(struct job *j, st_writer *w, const plan_tensor *t,
         rc = copy_tensor(j, w, fd, off, n, err);
     else
         rc = convert_tensor(&c, fd, off, n, err);
-    if (rc != 0 && strstr(err->msg, st_path(f)) == NULL) {
+    if (rc != 0 && !(j->cancel && *j->cancel) && strstr(err->msg, st_path(f)) == NULL) {
         size_t len = strlen(err->msg);
         snprintf(err->msg + len, sizeof(err->msg) - len, " (source %s, tensor '%s')",
                  st_path(f), t->src->t->name);
@@ -754,6 +760,7 @@ static int write_shards(const plan *p, const build_options *opt, const struct pl
     j.total = plan_bytes(p);
     j.progress = opt->progress;
     j.progress_ctx = opt->progress_ctx;
+    j.cancel = opt->cancel;
     if (pthread_mutex_init(&j.lock, NULL) != 0) {
         sut_error_set(err, "cannot create a lock");
         return -1;
@@ -772,6 +779,10 @@ static int write_shards(const plan *p, const build_options *opt, const struct pl
         pthread_join(th[i], NULL);
     if (j.failed) {
         *err = j.err;
+        goto out;
+    }
+    if (j.cancel && *j.cancel) {
+        sut_error_set(err, "interrupted");
         goto out;
     }
     rc = 0;

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <signal.h>
 
 #include "suture/error.h"
 #include "suture/plan.h"
@@ -50,6 +51,11 @@ typedef struct build_options {
     unsigned jobs;              /* threads; 0: the number of cores */
     build_progress_fn progress; /* or NULL */
     void *progress_ctx;
+    /* When non-NULL: once *cancel is nonzero (set by a signal handler, or
+     * by the progress callback), the build stops at its next step (at
+     * most 64 MiB later per thread) and fails with "interrupted"; the
+     * staging folder is removed as on any failure. */
+    const volatile sig_atomic_t *cancel;
 } build_options;
 
 /* What happened besides the build itself. */

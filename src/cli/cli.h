@@ -7,6 +7,7 @@
 #ifndef SUTURE_CLI_H
 #define SUTURE_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <cjson/cJSON.h>
 
@@ -32,6 +33,13 @@ int cli_usage_error(const char *verb, const char *fmt, ...)
 /* Prints root as pretty JSON plus a newline on stdout and deletes it.
  * Returns 0, or EXIT_USAGE when root is NULL (out of memory). */
 int cli_print_json(cJSON *root);
+/* Set to 1 by SIGINT, SIGTERM or SIGHUP once cli_catch_signals ran. */
+extern volatile sig_atomic_t cli_interrupted;
+/* Makes the first SIGINT, SIGTERM or SIGHUP set cli_interrupted (for a
+ * library call to stop cleanly) instead of killing the process; a second
+ * one kills it as usual. */
+void cli_catch_signals(void);
+
 /* True when arg is "-h" or "--help". */
 bool cli_is_help(const char *arg);
 

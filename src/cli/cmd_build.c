@@ -174,9 +174,13 @@ int cmd_build(int argc, char **argv)
         a.bo.progress = cli_progress_update;
         a.bo.progress_ctx = bar;
     }
+    cli_catch_signals();
+    a.bo.cancel = &cli_interrupted;
     rc = build_run(p, &a.bo, &rep, &err);
     cli_progress_free(bar);
-    if (rc != 0)
+    if (rc != 0 && cli_interrupted)
+        rc = cli_usage_error("build", "interrupted: nothing was written to %s", a.bo.out);
+    else if (rc != 0)
         rc = cli_fail("build", &err);
     else if (a.json)
         rc = cli_print_json(build_json(p, &rep, a.bo.out));

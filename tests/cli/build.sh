@@ -12,6 +12,26 @@ expect build-no-out 2 "no output folder: -o OUT"
 run build --slices 'a[0:1]' -m a=/nonexistent -o "$T/x" -j 0
 expect build-bad-jobs 2 "-j wants a thread count from 1 to 1024, not '0'"
 
+# SIGINT during a build: it stops at its next step, removes its staging
+# folder and leaves nothing at OUT. The source is a 2-layer Llama-3-8B
+# layout of sparse files (2.4 GB to write, no disk to read), so the build is
+# still running when the signal comes.
+printf '{"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 2, "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256, "torch_dtype": "bfloat16"}' > "$T/sig.json"
+"$TOOLS/suture-gen" --from-config "$T/sig.json" -o "$T/sig-src" >/dev/null
+"$SUTURE" build -m s="$T/sig-src" --slices 's[0:2]' -o "$T/sig-out" -j 1 2>"$T/sig.err" &
+pid=$!
+for _ in $(seq 1 1000); do
+    compgen -G "$T/.sig-out.suture-tmp-*" >/dev/null && break
+    sleep 0.01
+done
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+err=$(cat "$T/sig.err")
+expect build-sigint 2 "suture build: interrupted: nothing was written to $T/sig-out"
+expect_eq build-sigint-nothing-left "$(ls -A "$T" | grep -c '^sig-out\|^\.sig-out')" "0"
+rm -rf "$T/sig-src"
+
 if ! have_fixtures; then
     skip build-fixtures "fixtures absent ($FIX)"
     finish

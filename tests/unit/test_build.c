@@ -571,6 +571,50 @@ START_TEST(test_failure_leaves_nothing)
 }
 END_TEST
 
+/* A progress callback that asks the build to stop after its first call,
+ * as a signal handler would. */
+static volatile sig_atomic_t stop_now;
+
+static void stop_after_first(void *ctx, uint64_t done, uint64_t total)
+{
+    (*(unsigned *)ctx)++;
+    stop_now = 1;
+}
+
+START_TEST(test_cancel_leaves_nothing)
+{
+    tmodel a = {.type = "llama", .layers = 8, .seed = 31};
+    plan_options po = {.shard_size = 2200};
+    unsigned calls = 0;
+    build_options opt = {.jobs = 1, .progress = stop_after_first, .progress_ctx = &calls,
+                         .cancel = &stop_now};
+    sut_error err = {""};
+    char stage[600];
+    size_t ns;
+    plan *p;
+
+    tm_folder(root, "a", &a, 1);
+    p = plan_json("{\"models\": {\"a\": \"a\"}, \"slices\": [{\"model\": \"a\", "
+                  "\"layers\": [0, 8]}]}", &po);
+    plan_shards(p, &ns);
+    ck_assert_uint_ge(ns, 3);
+    stop_now = 0;
+    opt.out = out_path("out");
+    ck_assert_int_ne(build_run(p, &opt, NULL, &err), 0);
+    ck_assert_str_eq(err.msg + strlen(err.msg) - strlen("interrupted"), "interrupted");
+    ck_assert_uint_eq(calls, 1);
+    ck_assert(!exists(out_path("out")));
+    snprintf(stage, sizeof(stage), "%s/.out.suture-tmp-%ld", root, (long)getpid());
+    ck_assert(!exists(stage));
+    /* a cancel that came before the build starts writes nothing either */
+    stop_now = 1;
+    ck_assert_int_ne(build_run(p, &opt, NULL, &err), 0);
+    tu_assert_contains(err.msg, "interrupted");
+    ck_assert(!exists(out_path("out")));
+    plan_free(p);
+}
+END_TEST
+
 START_TEST(test_generated)
 {
     const char *tools = getenv("SUTURE_TOOLS");
@@ -617,6 +661,7 @@ static Suite *build_suite(void)
     tcase_add_test(tc, test_out_inside_input);
     tcase_add_test(tc, test_stale_staging);
     tcase_add_test(tc, test_failure_leaves_nothing);
+    tcase_add_test(tc, test_cancel_leaves_nothing);
     tcase_add_test(tc, test_generated);
     suite_add_tcase(s, tc);
     return s;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <ftw.h>
 
 /* The real third-party fixtures: $SUTURE_FIXTURES, else
  * ../shared/fixtures from the repository root. Returns NULL (and the test
@@ -27,13 +28,45 @@ static inline const char *tu_fixtures(void)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? path : NULL;
 }
 
-/* A new empty temporary folder (static buffer; each call makes another). */
+/* Folders made by tu_tmpdir, removed when the process that made them
+ * exits (check runs each test in a child: its folders go with it). */
+static struct {
+    char path[256];
+    pid_t owner;
+} tu_made[256];
+static size_t tu_nmade;
+
+static inline int tu_rm_entry(const char *path, const struct stat *st, int type,
+                              struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static inline void tu_cleanup(void)
+{
+    size_t i;
+
+    for (i = 0; i < tu_nmade; i++)
+        if (tu_made[i].owner == getpid())
+            nftw(tu_made[i].path, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A new empty temporary folder (static buffer; each call makes another),
+ * removed with everything in it when this process exits. */
 static inline const char *tu_tmpdir(void)
 {
     static char path[256];
 
     snprintf(path, sizeof(path), "/tmp/suture-test-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(path));
+    if (tu_nmade == 0)
+        atexit(tu_cleanup);
+    if (tu_nmade < sizeof(tu_made) / sizeof(tu_made[0])) {
+        snprintf(tu_made[tu_nmade].path, sizeof(tu_made[0].path), "%s", path);
+        tu_made[tu_nmade++].owner = getpid();
+    }
     return path;
 }
 
