@@ -214,6 +214,19 @@ bool rc_scales(const recipe_slice *s, const char *name, double t)
     return sc && rule_value(sc, t) != 1.0;
 }
 
+int rc_failv(sut_error *err, const char *label, const char *where,
+             const char *fmt, va_list ap)
+{
+    char what[SUT_ERROR_MAX];
+
+    vsnprintf(what, sizeof(what), fmt, ap);
+    if (*where)
+        sut_error_set(err, "%s: %s: %s", label, where, what);
+    else
+        sut_error_set(err, "%s: %s", label, what);
+    return -1;
+}
+
 int rc_note(recipe *r, const char *fmt, ...)
 {
     va_list ap;

@@ -3,6 +3,7 @@
 #ifndef SUTURE_RECIPE_INT_H
 #define SUTURE_RECIPE_INT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,6 +34,11 @@ int rc_add_scale(recipe_slice *s, const char *match, const double *values,
 /* True when the first rule of s that matches name exists and has, at
  * position t in [0, 1], a value other than 1. */
 bool rc_scales(const recipe_slice *s, const char *name, double t);
+
+/* Sets err to "LABEL: WHERE: what" ("LABEL: what" when where is "") and
+ * returns -1: the one shape of every recipe reader's errors. */
+int rc_failv(sut_error *err, const char *label, const char *where,
+             const char *fmt, va_list ap);
 
 /* Appends a formatted note. 0, or -1 when out of memory. */
 int rc_note(recipe *r, const char *fmt, ...)

@@ -29,17 +29,13 @@ static int fail(const jctx *c, const char *where, const char *fmt, ...)
 
 static int fail(const jctx *c, const char *where, const char *fmt, ...)
 {
-    char what[SUT_ERROR_MAX];
     va_list ap;
+    int rc;
 
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
+    rc = rc_failv(c->err, c->label, where, fmt, ap);
     va_end(ap);
-    if (*where)
-        sut_error_set(c->err, "%s: %s: %s", c->label, where, what);
-    else
-        sut_error_set(c->err, "%s: %s", c->label, what);
-    return -1;
+    return rc;
 }
 
 static int oom(const jctx *c)
