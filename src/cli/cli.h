@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <cjson/cJSON.h>
 
+#include "suture/arch.h"
 #include "suture/error.h"
 
 #define EXIT_OK 0
@@ -33,6 +34,10 @@ int cli_usage_error(const char *verb, const char *fmt, ...)
 /* Prints root as pretty JSON plus a newline on stdout and deletes it.
  * Returns 0, or EXIT_USAGE when root is NULL (out of memory). */
 int cli_print_json(cJSON *root);
+/* The built-in architecture table plus the families of arch_file (when
+ * not NULL). NULL with err set on failure. Free with arch_table_free. */
+arch_table *cli_arch_table(const char *arch_file, sut_error *err);
+
 /* Set to 1 by SIGINT, SIGTERM or SIGHUP once cli_catch_signals ran. */
 extern volatile sig_atomic_t cli_interrupted;
 /* Makes the first SIGINT, SIGTERM or SIGHUP set cli_interrupted (for a

@@ -179,12 +179,11 @@ static audit_report *audit_with_bar(struct args *a, arch_table *t, sut_error *er
 static int run(struct args *a)
 {
     sut_error err;
-    arch_table *t = arch_table_new(&err);
+    arch_table *t = cli_arch_table(a->arch_file, &err);
     audit_report *r = NULL;
     int rc = EXIT_USAGE;
 
-    if (!t || (a->arch_file && arch_table_load(t, a->arch_file, &err) != 0) ||
-        !(r = audit_with_bar(a, t, &err))) {
+    if (!t || !(r = audit_with_bar(a, t, &err))) {
         cli_fail("audit", &err);
         goto out;
     }

@@ -212,8 +212,7 @@ int cmd_inspect(int argc, char **argv)
     }
     if (!path)
         return cli_usage_error(argv[0], "missing PATH (see --help)");
-    if (!(arches = arch_table_new(&err)) ||
-        (arch_file && arch_table_load(arches, arch_file, &err) != 0) ||
+    if (!(arches = cli_arch_table(arch_file, &err)) ||
         !(m = model_open(path, arches, MODEL_STRICT, &err))) {
         rc = cli_fail(argv[0], &err);
         goto out;

@@ -138,8 +138,7 @@ int plan_args_open(const char *verb, const struct plan_args *a, plan **p,
     *t = NULL;
     if (!(*r = load_recipe(verb, a, &err)))
         return EXIT_USAGE;
-    if (!(*t = arch_table_new(&err)) ||
-        (a->arch_file && arch_table_load(*t, a->arch_file, &err) != 0) ||
+    if (!(*t = cli_arch_table(a->arch_file, &err)) ||
         !(*p = plan_make(*r, *t, &a->opt, &err))) {
         arch_table_free(*t);
         recipe_free(*r);

@@ -149,8 +149,7 @@ int cmd_trim(int argc, char **argv)
         }
     if (parse(argc, argv, &a) != 0)
         return EXIT_USAGE;
-    if (!(t = arch_table_new(&err)) ||
-        (a.arch_file && arch_table_load(t, a.arch_file, &err) != 0) ||
+    if (!(t = cli_arch_table(a.arch_file, &err)) ||
         trim_with_bar(&a, t, &res, &err) != 0) {
         cli_fail("trim", &err);
         goto out;

@@ -100,8 +100,7 @@ int cmd_verify(int argc, char **argv)
         }
     if (parse(argc, argv, &a) != 0)
         return EXIT_USAGE;
-    if (!(t = arch_table_new(&err)) ||
-        (a.arch_file && arch_table_load(t, a.arch_file, &err) != 0) ||
+    if (!(t = cli_arch_table(a.arch_file, &err)) ||
         !(r = verify_with_bar(&a, t, &err))) {
         cli_fail("verify", &err);
         goto out;

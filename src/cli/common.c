@@ -39,6 +39,17 @@ int cli_print_json(cJSON *root)
     return EXIT_OK;
 }
 
+arch_table *cli_arch_table(const char *arch_file, sut_error *err)
+{
+    arch_table *t = arch_table_new(err);
+
+    if (t && arch_file && arch_table_load(t, arch_file, err) != 0) {
+        arch_table_free(t);
+        return NULL;
+    }
+    return t;
+}
+
 volatile sig_atomic_t cli_interrupted;
 
 static void on_signal(int sig)
