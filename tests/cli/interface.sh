@@ -36,38 +36,6 @@ json_error() {
     fi
 }
 
-# on_tty ARGS...: runs the CLI with stderr on a pseudo-terminal and stdout
-# on a pipe; sets $rc, $out and $err (the terminal's bytes, \r and ESC
-# shown as <CR> and <ESC>).
-on_tty() {
-    local res
-    res=$(python3 - "$SUTURE" "$@" <<'PY'
-import os, pty, subprocess, sys
-master, slave = pty.openpty()
-p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                     stderr=slave)
-os.close(slave)
-chunks = []
-while True:
-    try:
-        b = os.read(master, 4096)
-    except OSError:
-        break
-    if not b:
-        break
-    chunks.append(b)
-out = p.stdout.read()
-rc = p.wait()
-err = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
-err = err.replace("\r", "<CR>").replace("\x1b", "<ESC>")
-sys.stdout.write("%d\n%s\n%s" % (rc, out.decode(errors="replace").replace("\n", " "), err))
-PY
-)
-    rc=$(printf '%s\n' "$res" | sed -n 1p)
-    out=$(printf '%s\n' "$res" | sed -n 2p)
-    err=$(printf '%s\n' "$res" | sed -n '3,$p')
-}
-
 # -- suture itself --
 run --version
 expect version 0
