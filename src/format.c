@@ -63,3 +63,15 @@ const char *fmt_shape(const uint64_t *shape, size_t ndim, char *buf,
     snprintf(buf + used, size - used, "]");
     return buf;
 }
+
+const char *fmt_text(const char *s, char *buf, size_t size)
+{
+    size_t i;
+
+    if (size == 0)
+        return buf;
+    for (i = 0; s[i] && i + 1 < size; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = '\0';
+    return buf;
+}

@@ -224,6 +224,10 @@ static int read_index(model *m, cJSON **root, struct map_entry **map,
     }
     cJSON_ArrayForEach(it, wm)
         n++;
+    if (n == 0) {
+        sut_error_set(err, "%s: weight_map: empty (no tensor is named)", INDEX_NAME);
+        goto out;
+    }
     if (!(*map = calloc(n ? n : 1, sizeof(**map)))) {
         sut_error_set(err, "%s: out of memory", INDEX_NAME);
         goto out;

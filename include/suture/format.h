@@ -18,4 +18,8 @@ const char *fmt_bytes(uint64_t n, char *buf, size_t size);
 const char *fmt_shape(const uint64_t *shape, size_t ndim, char *buf,
                       size_t size);
 
+/* s with each control character (below 0x20, and 0x7f) replaced by '?',
+ * cut to fit: text from a stranger's file, safe to print on a terminal. */
+const char *fmt_text(const char *s, char *buf, size_t size);
+
 #endif

@@ -135,20 +135,17 @@ static int print_json(const model *m, bool tensors)
 
 static void print_tensor_line(const model *m, const model_tensor *t)
 {
-    char shape[256] = "";
-    size_t d, o = 0;
+    char shape[256], name[1024], file[512];
 
-    for (d = 0; d < t->t->ndim && o < sizeof(shape) - 24; d++)
-        o += (size_t)snprintf(shape + o, sizeof(shape) - o, "%s%llu", d ? ", " : "",
-                              (unsigned long long)t->t->shape[d]);
-    printf("  %-60s %-5s [%s]  %s\n", t->t->name, st_dtype_name(t->t->dtype), shape,
-           model_shard_name(m, t->shard));
+    printf("  %-60s %-5s %s  %s\n", fmt_text(t->t->name, name, sizeof(name)),
+           st_dtype_name(t->t->dtype), fmt_shape(t->t->shape, t->t->ndim, shape, sizeof(shape)),
+           fmt_text(model_shard_name(m, t->shard), file, sizeof(file)));
 }
 
 static void print_text(const model *m, bool tensors)
 {
     struct totals s;
-    char a[40], b[40], c[40], d[40], e[40];
+    char a[40], b[40], c[40], d[40], e[40], file[512];
     long cfg_layers = arch_config_layers(model_arch(m), model_config(m));
     size_t i;
 
@@ -174,7 +171,8 @@ static void print_text(const model *m, bool tensors)
            fmt_count(model_data_bytes(m), b, sizeof(b)));
     printf("  tied        %s\n", model_tied(m) ? "yes" : "no");
     for (i = 0; i < model_shard_count(m); i++)
-        printf("  file        %s  %zu tensors, %s\n", model_shard_name(m, i),
+        printf("  file        %s  %zu tensors, %s\n",
+               fmt_text(model_shard_name(m, i), file, sizeof(file)),
                st_count(model_shard(m, i)),
                fmt_bytes(st_data_size(model_shard(m, i)), a, sizeof(a)));
     for (i = 0; i < model_issue_count(m); i++)

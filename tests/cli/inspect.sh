@@ -22,6 +22,17 @@ printf 'not safetensors' > "$T/bad.safetensors"
 run inspect "$T/bad.safetensors"
 expect "bad-file" 2 "bad.safetensors:"
 
+# A tensor name holding an escape sequence is printed with '?' for the
+# control character: a stranger's header cannot drive the terminal.
+python3 -c '
+import json, struct, sys
+h = json.dumps({"model.layers.0.a\x1b[31mred": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + bytes(4))' "$T/esc.safetensors"
+run inspect "$T/esc.safetensors" --tensors
+expect "escape-name" 0
+expect_out "escape-name-cleaned" "model.layers.0.a?[31mred"
+[[ "$out" != *$'\x1b'* ]] && ok "escape-name-no-esc" || fail "escape-name-no-esc" "raw ESC in stdout"
+
 if have_fixtures; then
     run inspect "$FIX/hf/tiny-llama"
     expect "tiny-llama" 0

@@ -7,7 +7,8 @@
 # removes everything again.
 . "$(dirname "$0")/lib.sh"
 GEN=$TOOLS/suture-gen
-BUILD_DIR=$(basename "$(dirname "$SUTURE")")
+# The build folder the suite runs from (tests/run exports BUILD).
+BUILD_DIR=${BUILD:-$(basename "$(dirname "$SUTURE")")}
 D=$T/dest
 CC=${CC:-cc}
 
