@@ -2,43 +2,10 @@
 #include <pthread.h>
 #include <cjson/cJSON.h>
 
-#include "testutil.h"
+#include "archutil.h"
 #include "suture/arch.h"
 #include "suture/safetensors.h"
 #include "util.h"
-
-static arch_table *T;
-
-static void setup(void)
-{
-    sut_error err = { "" };
-
-    T = arch_table_new(&err);
-    ck_assert_msg(T != NULL, "%s", err.msg);
-}
-
-static void teardown(void)
-{
-    arch_table_free(T);
-    T = NULL;
-}
-
-static const arch_family *fam(const char *name)
-{
-    const arch_family *f = arch_by_name(T, name);
-
-    ck_assert_msg(f != NULL, "no family %s", name);
-    return f;
-}
-
-static cJSON *json(const char *text)
-{
-    sut_error err = { "" };
-    cJSON *j = sut_json_parse(text, strlen(text), "test", &err);
-
-    ck_assert_msg(j != NULL, "%s", err.msg);
-    return j;
-}
 
 /* ---- names: (family, tensor) -> (layer, local, head?) ---- */
 

@@ -1,42 +1,9 @@
 /* test_cfgedit.c: rewriting config.json for a new layer stack. */
 #include <cjson/cJSON.h>
 
-#include "testutil.h"
+#include "archutil.h"
 #include "suture/cfgedit.h"
 #include "util.h"
-
-static arch_table *T;
-
-static void setup(void)
-{
-    sut_error err = { "" };
-
-    T = arch_table_new(&err);
-    ck_assert_msg(T != NULL, "%s", err.msg);
-}
-
-static void teardown(void)
-{
-    arch_table_free(T);
-    T = NULL;
-}
-
-static const arch_family *fam(const char *name)
-{
-    const arch_family *f = arch_by_name(T, name);
-
-    ck_assert_msg(f != NULL, "no family %s", name);
-    return f;
-}
-
-static cJSON *json(const char *text)
-{
-    sut_error err = { "" };
-    cJSON *j = sut_json_parse(text, strlen(text), "test", &err);
-
-    ck_assert_msg(j != NULL, "%s", err.msg);
-    return j;
-}
 
 /* The result of one rewrite. */
 typedef struct result {
