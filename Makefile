@@ -33,12 +33,12 @@ BUILD    ?= build
 SANFLAGS :=
 endif
 
-CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE -DSUTURE_VERSION='"$(VERSION)"'
+CPPFLAGS += -MMD -MP -Iinclude -Isrc -D_GNU_SOURCE -DSUTURE_VERSION='"$(VERSION)"'
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 LIBS     = $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC  := $(wildcard src/*.c)
+LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 TOOL_SRC := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
@@ -46,7 +46,6 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-HEADERS  := $(wildcard include/suture/*.h src/*.h src/cli/*.h tests/unit/*.h)
 
 .PHONY: all check unit-tests test-bins demo bench fuzz install uninstall clean deps
 
@@ -59,7 +58,7 @@ all: $(BUILD)/libsuture.a $(BUILD)/suture $(TOOL_BIN) $(ROOT_CLI)
 deps:
 	tools/install-deps
 
-$(BUILD)/%.o: %.c $(HEADERS)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -74,11 +73,11 @@ $(BUILD)/suture: $(CLI_OBJ) $(BUILD)/libsuture.a
 suture: build/suture
 	cp build/suture $@
 
-$(BUILD)/tools/%: tools/%.c $(BUILD)/libsuture.a $(HEADERS)
+$(BUILD)/tools/%: tools/%.c $(BUILD)/libsuture.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsuture.a $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsuture.a $(HEADERS)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsuture.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsuture.a $(LIBS) $(CHECK_LIBS)
 
@@ -122,3 +121,6 @@ uninstall:
 
 clean:
 	rm -rf build build-* suture
+
+# Header dependencies, written by the compiler (-MMD -MP).
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "suture/convert.h"
-#include "convert_int.h"
+#include "format/convert_int.h"
 
 #define CHUNK (1u << 20)
 

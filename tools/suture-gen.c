@@ -30,8 +30,8 @@
 
 #include "suture/convert.h"
 #include "suture/safetensors.h"
-#include "util.h"
-#include "checked.h"
+#include "common/util.h"
+#include "common/checked.h"
 
 #define EXIT_WRITE 1
 #define EXIT_USAGE 2

@@ -2,7 +2,7 @@
  * input is a family file; when it loads, every loaded family is asked
  * about a set of tensor names. */
 #include "fuzz.h"
-#include "util.h"
+#include "common/util.h"
 #include "suture/arch.h"
 
 static const char *const NAMES[] = {

@@ -1,7 +1,7 @@
 /* fuzz_json.c: the strict JSON parser every reader uses (sut_json_parse):
  * explicit length, one value, no duplicate keys, bounded nesting. */
 #include "fuzz.h"
-#include "util.h"
+#include "common/util.h"
 
 /* No object in the tree holds a key twice; numbers read by sut_json_u64
  * are whole and at most 2^53. Returns the depth. */

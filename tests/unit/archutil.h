@@ -8,7 +8,7 @@
 
 #include "testutil.h"
 #include "suture/arch.h"
-#include "util.h"
+#include "common/util.h"
 
 static arch_table *T;
 

@@ -5,7 +5,7 @@
 #include "archutil.h"
 #include "suture/arch.h"
 #include "suture/safetensors.h"
-#include "util.h"
+#include "common/util.h"
 
 /* ---- names: (family, tensor) -> (layer, local, head?) ---- */
 

@@ -10,7 +10,7 @@
 #include "testutil.h"
 #include "amodel.h"
 #include "suture/audit.h"
-#include "audit_int.h"
+#include "audit/audit_int.h"
 
 static arch_table *table(void)
 {

@@ -8,7 +8,7 @@
 #include <limits.h>
 
 #include "testutil.h"
-#include "util.h"
+#include "common/util.h"
 #include "tmodel.h"
 #include "suture/build.h"
 #include "suture/plan.h"

@@ -3,7 +3,7 @@
 
 #include "archutil.h"
 #include "suture/cfgedit.h"
-#include "util.h"
+#include "common/util.h"
 
 /* The result of one rewrite. */
 typedef struct result {

@@ -11,7 +11,7 @@
 
 #include "testutil.h"
 #include "suture/convert.h"
-#include "convert_int.h"
+#include "format/convert_int.h"
 
 static uint32_t bits(float f)
 {

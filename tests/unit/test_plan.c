@@ -2,7 +2,7 @@
 #include <limits.h>
 
 #include "testutil.h"
-#include "util.h"
+#include "common/util.h"
 #include "tmodel.h"
 #include "suture/plan.h"
 

@@ -10,7 +10,7 @@
 #include "suture/verify.h"
 #include "suture/plan.h"
 #include "suture/cfgedit.h"
-#include "util.h"
+#include "common/util.h"
 
 /* Asserts msg is one non-empty line: no control characters. */
 static void assert_one_line(const char *msg)

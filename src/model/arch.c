@@ -10,8 +10,8 @@
 #include <pcre2.h>
 
 #include "suture/arch.h"
-#include "util.h"
-#include "checked.h"
+#include "common/util.h"
+#include "common/checked.h"
 
 #define MATCH_LIMIT 1000000u
 #define PERIOD_MAX 65536u

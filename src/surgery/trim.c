@@ -14,9 +14,9 @@
 #include "suture/model.h"
 #include "suture/safetensors.h"
 #include "suture/xfer.h"
-#include "audit_int.h"
-#include "checked.h"
-#include "util.h"
+#include "audit/audit_int.h"
+#include "common/checked.h"
+#include "common/util.h"
 
 #define INDEX_NAME "model.safetensors.index.json"
 #define JSON_MAX (100u << 20)

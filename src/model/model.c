@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 
 #include "suture/model.h"
-#include "checked.h"
-#include "util.h"
+#include "common/checked.h"
+#include "common/util.h"
 
 #define INDEX_NAME "model.safetensors.index.json"
 #define SINGLE_NAME "model.safetensors"

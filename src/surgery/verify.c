@@ -12,9 +12,9 @@
 #include "suture/model.h"
 #include "suture/convert.h"
 #include "suture/xfer.h"
-#include "audit_int.h"
-#include "checked.h"
-#include "util.h"
+#include "audit/audit_int.h"
+#include "common/checked.h"
+#include "common/util.h"
 
 #define KEY_SOURCES "suture.sources"
 #define KEY_MODELS "suture.models"

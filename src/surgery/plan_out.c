@@ -5,7 +5,7 @@
 
 #include "suture/format.h"
 #include "suture/plan.h"
-#include "util.h"
+#include "common/util.h"
 
 /* ---- JSON ---- */
 

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 
 #include "recipe_int.h"
-#include "checked.h"
+#include "common/checked.h"
 
 #define TOKEN_RE "\\G\\s*(?:([\\[\\]:,*=])|([^\\[\\]:,*=\\s]+))?"
 

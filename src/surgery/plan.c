@@ -8,8 +8,8 @@
 #include "suture/plan.h"
 #include "suture/cfgedit.h"
 #include "suture/convert.h"
-#include "checked.h"
-#include "util.h"
+#include "common/checked.h"
+#include "common/util.h"
 
 #define OUT_LAYER_MAX 65536u
 #define LIST_MAX 8 /* layers named in one aggregated warning */

@@ -26,7 +26,7 @@
 #include <yaml.h>
 
 #include "recipe_int.h"
-#include "util.h"
+#include "common/util.h"
 
 #define YAML_DEPTH_MAX 64
 #define WORK_MAX 4000000  /* items visited, aliases expanded */

@@ -9,7 +9,7 @@
 #include "suture/audit.h"
 #include "suture/safetensors.h"
 #include "audit_int.h"
-#include "util.h"
+#include "common/util.h"
 
 #define INDEX_NAME "model.safetensors.index.json"
 #define JSON_MAX (100u << 20)

@@ -16,8 +16,8 @@
 #include "suture/build.h"
 #include "suture/convert.h"
 #include "suture/xfer.h"
-#include "checked.h"
-#include "util.h"
+#include "common/checked.h"
+#include "common/util.h"
 
 #ifndef SUTURE_VERSION
 #define SUTURE_VERSION "unknown"

@@ -11,7 +11,7 @@
 
 #include "suture/audit.h"
 #include "audit_int.h"
-#include "checked.h"
+#include "common/checked.h"
 
 #define THREADS_MAX 8
 

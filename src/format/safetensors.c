@@ -13,8 +13,8 @@
 
 #include "suture/format.h"
 #include "suture/safetensors.h"
-#include "util.h"
-#include "checked.h"
+#include "common/util.h"
+#include "common/checked.h"
 
 /* Tensor names in messages are cut to this many bytes. */
 #define NAME_MAX_SHOWN 200

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "suture/cfgedit.h"
-#include "util.h"
+#include "common/util.h"
 
 #define LIST_SHOWN 16 /* lists longer than this are shown by their length */
 #define VALUE_SHOWN 40

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "recipe_int.h"
-#include "util.h"
+#include "common/util.h"
 
 typedef struct jctx {
     const char *label;

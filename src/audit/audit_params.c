@@ -6,8 +6,8 @@
 #include "suture/format.h"
 #include "suture/audit.h"
 #include "audit_int.h"
-#include "checked.h"
-#include "util.h"
+#include "common/checked.h"
+#include "common/util.h"
 
 /* Dimensions from the config; 0 where absent. */
 struct dims {

@@ -12,8 +12,8 @@
 
 #include "suture/safetensors.h"
 #include "suture/xfer.h"
-#include "util.h"
-#include "checked.h"
+#include "common/util.h"
+#include "common/checked.h"
 
 typedef struct wtensor {
     char *name;

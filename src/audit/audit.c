@@ -6,8 +6,8 @@
 
 #include "suture/audit.h"
 #include "audit_int.h"
-#include "checked.h"
-#include "util.h"
+#include "common/checked.h"
+#include "common/util.h"
 
 const char *audit_severity_name(audit_severity s)
 {

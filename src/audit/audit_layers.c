@@ -8,7 +8,7 @@
 #include "suture/format.h"
 #include "suture/audit.h"
 #include "audit_int.h"
-#include "util.h"
+#include "common/util.h"
 
 /* One layer tensor in the census. */
 struct entry {

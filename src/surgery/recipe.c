@@ -12,9 +12,9 @@
 #include <strings.h>
 
 #include "recipe_int.h"
-#include "checked.h"
-#include "util.h"
-#include "util.h"
+#include "common/checked.h"
+#include "common/util.h"
+#include "common/util.h"
 
 #define RECIPE_FILE_MAX (16u << 20)
 #define MATCH_LIMIT 1000000
