@@ -17,10 +17,10 @@ static const char usage[] =
     "Writes the model folder the recipe describes: shards, index, config.json,\n"
     "tokenizer files, README.md and suture-recipe.json. Tensors are streamed\n"
     "from their sources; nothing appears at OUT unless the build succeeds.\n\n"
-    "  -o OUT              the output folder (refused when it exists)\n"
+    "  -o, --output OUT    the output folder (refused when it exists)\n"
     "  --force             replace an existing OUT\n"
-    "  -j N                shards written in parallel (default: the cores)\n"
-    "  --quiet             no progress bar, warnings or summary\n"
+    "  -j, --jobs N        shards written in parallel (default: the cores)\n"
+    "  -q, --quiet         no progress bar, warnings or summary\n"
     "  --json              the summary, warnings and notes as one JSON object\n";
 
 struct args {
@@ -29,47 +29,42 @@ struct args {
     bool quiet, json;
 };
 
-static int parse_jobs(const char *s, unsigned *out)
+static int take(void *ctx, int id, const char *v)
 {
-    char *end;
-    long n = strtol(s, &end, 10);
+    struct args *a = ctx;
 
-    if (!*s || *end || n < 1 || n > 1024)
-        return cli_usage_error("build", "-j wants a thread count from 1 to 1024, not '%s'",
-                               s);
-    *out = (unsigned)n;
-    return 0;
+    switch (id) {
+    case CLI_OUTPUT:
+        a->bo.out = v;
+        return 0;
+    case CLI_FORCE:
+        a->bo.force = true;
+        return 0;
+    case CLI_QUIET:
+        a->quiet = true;
+        return 0;
+    case CLI_JSON:
+        a->json = true;
+        return 0;
+    case CLI_JOBS:
+        return cli_parse_jobs("build", v, 1024, &a->bo.jobs);
+    default:
+        return plan_args_take("build", id, v, &a->pa);
+    }
 }
 
-/* 0 to go on, EXIT_OK after --help, or EXIT_USAGE. */
-static int parse(int argc, char **argv, struct args *a, bool *help)
+/* CLI_GO to go on, EXIT_OK after --help, or EXIT_USAGE. */
+static int parse(int argc, char **argv, struct args *a)
 {
-    int i, rc;
+    static const cli_opt opts[] = {CLI_ROW_OUTPUT, CLI_ROW_FORCE, CLI_ROW_QUIET,
+                                   CLI_ROW_JSON, CLI_ROW_JOBS};
+    cli_parser cp = {"build", opts, sizeof(opts) / sizeof(opts[0]), plan_args_opts,
+                     plan_args_nopts, usage, plan_args_usage, take, a};
+    int rc = cli_opts_parse(&cp, argc, argv);
 
-    for (i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        bool more = i + 1 < argc;
-        if (cli_is_help(s)) {
-            *help = true;
-            return EXIT_OK;
-        }
-        if (strcmp(s, "-o") == 0 && more)
-            a->bo.out = argv[++i];
-        else if (strcmp(s, "--force") == 0)
-            a->bo.force = true;
-        else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0)
-            a->quiet = true;
-        else if (strcmp(s, "--json") == 0)
-            a->json = true;
-        else if (strcmp(s, "-j") == 0 && more) {
-            if (parse_jobs(argv[++i], &a->bo.jobs) != 0)
-                return EXIT_USAGE;
-        } else if ((rc = plan_args_take("build", argc, argv, &i, &a->pa)) != 1)
-            return rc ? rc : cli_usage_error("build", "unknown or incomplete option '%s'", s);
-    }
-    if (!a->bo.out)
+    if (rc == CLI_GO && !a->bo.out)
         return cli_usage_error("build", "no output folder: -o OUT (see 'suture build --help')");
-    return 0;
+    return rc;
 }
 
 static void warnings(const plan *p)
@@ -157,15 +152,11 @@ int cmd_build(int argc, char **argv)
     plan *p;
     recipe *r;
     arch_table *t;
-    bool help = false;
     int rc;
 
     memset(&a, 0, sizeof(a));
-    if ((rc = parse(argc, argv, &a, &help)) != 0 || help) {
-        if (help)
-            printf("%s%s", usage, plan_args_usage);
+    if ((rc = parse(argc, argv, &a)) != CLI_GO)
         return rc;
-    }
     if ((rc = plan_args_open("build", &a.pa, &p, &r, &t)) != 0)
         return rc;
     if (!a.quiet && !a.json)

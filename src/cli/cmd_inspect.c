@@ -4,6 +4,7 @@
 
 #include "suture/format.h"
 #include "cli.h"
+#include "opts.h"
 #include "suture/arch.h"
 #include "suture/model.h"
 
@@ -183,42 +184,62 @@ static void print_text(const model *m, bool tensors)
             print_tensor_line(m, model_tensor_at(m, i));
 }
 
+enum { INSPECT_TENSORS = CLI_OWN };
+
+struct args {
+    const char *path, *arch_file;
+    bool json, tensors;
+};
+
+static int take(void *ctx, int id, const char *v)
+{
+    struct args *a = ctx;
+    char text[256];
+
+    switch (id) {
+    case CLI_JSON:
+        a->json = true;
+        return 0;
+    case INSPECT_TENSORS:
+        a->tensors = true;
+        return 0;
+    case CLI_ARCH_FILE:
+        a->arch_file = v;
+        return 0;
+    default:
+        if (a->path)
+            return cli_usage_error("inspect", "unexpected argument '%s' (see --help)",
+                                   fmt_text(v, text, sizeof(text)));
+        a->path = v;
+        return 0;
+    }
+}
+
 int cmd_inspect(int argc, char **argv)
 {
-    const char *path = NULL, *arch_file = NULL;
-    bool json = false, tensors = false;
+    static const cli_opt opts[] = {CLI_ROW_JSON, {"tensors", 0, false, INSPECT_TENSORS},
+                                   CLI_ROW_ARCH_FILE};
+    struct args a = {0};
+    cli_parser cp = {"inspect", opts, sizeof(opts) / sizeof(opts[0]), NULL, 0,
+                     usage_text, NULL, take, &a};
     arch_table *arches = NULL;
     model *m = NULL;
     sut_error err;
-    int i, rc = EXIT_USAGE;
+    int rc;
 
-    for (i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(usage_text, stdout);
-            return EXIT_OK;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (strcmp(argv[i], "--tensors") == 0) {
-            tensors = true;
-        } else if (strcmp(argv[i], "--arch-file") == 0 && i + 1 < argc) {
-            arch_file = argv[++i];
-        } else if (argv[i][0] == '-' || path) {
-            return cli_usage_error(argv[0], "unexpected argument '%s' (see --help)", argv[i]);
-        } else {
-            path = argv[i];
-        }
-    }
-    if (!path)
-        return cli_usage_error(argv[0], "missing PATH (see --help)");
-    if (!(arches = cli_arch_table(arch_file, &err)) ||
-        !(m = model_open(path, arches, MODEL_STRICT, &err))) {
-        rc = cli_fail(argv[0], &err);
+    if ((rc = cli_opts_parse(&cp, argc, argv)) != CLI_GO)
+        return rc;
+    if (!a.path)
+        return cli_usage_error("inspect", "missing PATH (see --help)");
+    if (!(arches = cli_arch_table(a.arch_file, &err)) ||
+        !(m = model_open(a.path, arches, MODEL_STRICT, &err))) {
+        rc = cli_fail("inspect", &err);
         goto out;
     }
-    if (json)
-        rc = print_json(m, tensors);
+    if (a.json)
+        rc = print_json(m, a.tensors);
     else {
-        print_text(m, tensors);
+        print_text(m, a.tensors);
         rc = EXIT_OK;
     }
 out:

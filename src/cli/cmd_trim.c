@@ -6,6 +6,7 @@
 #include "suture/format.h"
 #include "suture/trim.h"
 #include "cli.h"
+#include "opts.h"
 #include "progress.h"
 
 static const char usage[] =
@@ -21,7 +22,7 @@ static const char usage[] =
     "  --in-place        replace the model's files\n"
     "  --force           also drop a head that differs from the embeddings\n"
     "  --json            print the result as one JSON object\n"
-    "  --quiet           no progress bar; print nothing when it succeeds\n"
+    "  -q, --quiet       no progress bar; print nothing when it succeeds\n"
     "  --arch-file F     more architectures (a JSON family file)\n";
 
 struct args {
@@ -30,39 +31,59 @@ struct args {
     bool in_place, json, quiet;
 };
 
+enum { TRIM_IN_PLACE = CLI_OWN };
+
+static int take(void *ctx, int id, const char *v)
+{
+    struct args *a = ctx;
+    char one[256], two[256];
+
+    switch (id) {
+    case TRIM_IN_PLACE:
+        a->in_place = true;
+        break;
+    case CLI_FORCE:
+        a->opt.force = true;
+        break;
+    case CLI_JSON:
+        a->json = true;
+        break;
+    case CLI_QUIET:
+        a->quiet = true;
+        break;
+    case CLI_OUTPUT:
+        a->opt.out = v;
+        break;
+    case CLI_ARCH_FILE:
+        a->arch_file = v;
+        break;
+    default:
+        if (a->path)
+            return cli_usage_error("trim", "one PATH only ('%s' and '%s')",
+                                   fmt_text(a->path, one, sizeof(one)),
+                                   fmt_text(v, two, sizeof(two)));
+        a->path = v;
+    }
+    return 0;
+}
+
+/* CLI_GO to go on, EXIT_OK after --help, or EXIT_USAGE. */
 static int parse(int argc, char **argv, struct args *a)
 {
-    int i, rc = 0;
+    static const cli_opt opts[] = {{"in-place", 0, false, TRIM_IN_PLACE}, CLI_ROW_FORCE,
+                                   CLI_ROW_JSON, CLI_ROW_QUIET, CLI_ROW_OUTPUT,
+                                   CLI_ROW_ARCH_FILE};
+    cli_parser cp = {"trim", opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, usage, NULL,
+                     take, a};
+    int rc = cli_opts_parse(&cp, argc, argv);
 
-    for (i = 1; i < argc && rc == 0; i++) {
-        const char *s = argv[i];
-        bool more = i + 1 < argc;
-        if (strcmp(s, "--in-place") == 0)
-            a->in_place = true;
-        else if (strcmp(s, "--force") == 0)
-            a->opt.force = true;
-        else if (strcmp(s, "--json") == 0)
-            a->json = true;
-        else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0)
-            a->quiet = true;
-        else if ((strcmp(s, "-o") == 0 || strcmp(s, "--output") == 0) && more)
-            a->opt.out = argv[++i];
-        else if (strcmp(s, "--arch-file") == 0 && more)
-            a->arch_file = argv[++i];
-        else if (s[0] == '-' && s[1])
-            rc = cli_usage_error("trim", "unknown or incomplete option '%s'", s);
-        else if (a->path)
-            rc = cli_usage_error("trim", "one PATH only ('%s' and '%s')", a->path, s);
-        else
-            a->path = s;
-    }
-    if (rc != 0)
+    if (rc != CLI_GO)
         return rc;
     if (!a->path)
         return cli_usage_error("trim", "no PATH given (see 'suture trim --help')");
     if (!a->opt.out == !a->in_place)
         return cli_usage_error("trim", "give exactly one of -o OUT and --in-place");
-    return 0;
+    return CLI_GO;
 }
 
 static void print_result(const trim_result *res, const struct args *a)
@@ -140,15 +161,11 @@ int cmd_trim(int argc, char **argv)
     trim_result res;
     sut_error err;
     arch_table *t;
-    int i, rc = EXIT_USAGE;
+    int rc;
 
-    for (i = 1; i < argc; i++)
-        if (cli_is_help(argv[i])) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        }
-    if (parse(argc, argv, &a) != 0)
-        return EXIT_USAGE;
+    if ((rc = parse(argc, argv, &a)) != CLI_GO)
+        return rc;
+    rc = EXIT_USAGE;
     if (!(t = cli_arch_table(a.arch_file, &err)) ||
         trim_with_bar(&a, t, &res, &err) != 0) {
         cli_fail("trim", &err);
