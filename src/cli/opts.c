@@ -41,35 +41,45 @@ static const cli_opt *find_short(const cli_parser *p, char c)
     return NULL;
 }
 
-/* Prints "suture VERB: WHAT 'ARG' (see ...)" with ARG escaped; EXIT_USAGE. */
-static int bad(const cli_parser *p, const char *what, const char *arg)
+/* What parse_option found wrong. */
+enum { OPT_FINE, OPT_UNKNOWN, OPT_WANTS_VALUE, OPT_NO_VALUE };
+
+/* Prints what is wrong with the option arg (escaped); returns EXIT_USAGE. */
+static int bad(const cli_parser *p, int what, const char *arg)
 {
     char text[256];
 
-    return cli_usage_error(p->verb, "%s '%s' (see 'suture %s --help')", what,
-                           fmt_text(arg, text, sizeof(text)), p->verb);
+    fmt_text(arg, text, sizeof(text));
+    if (what == OPT_WANTS_VALUE)
+        return cli_usage_error(p->verb, "option '%s' wants a value (see 'suture %s "
+                               "--help')", text, p->verb);
+    if (what == OPT_NO_VALUE)
+        return cli_usage_error(p->verb, "option '%s' takes no value (see 'suture %s "
+                               "--help')", text, p->verb);
+    return cli_usage_error(p->verb, "unknown option '%s' (see 'suture %s --help')", text,
+                           p->verb);
 }
 
 /* The value after an option: inline (after '=' or the short letter), else
- * the next argument. NULL, or what is wrong. */
-static const char *take_value(struct item *it, const char *inline_value, int argc,
+ * the next argument. OPT_FINE, or what is wrong. */
+static int take_value(struct item *it, const char *inline_value, int argc,
                               char **argv, int i)
 {
     if (!it->opt->value)
-        return inline_value ? "option takes no value" : NULL;
+        return inline_value ? OPT_NO_VALUE : OPT_FINE;
     if (inline_value) {
         it->value = inline_value;
-        return NULL;
+        return OPT_FINE;
     }
     if (i + 1 >= argc)
-        return "option wants a value";
+        return OPT_WANTS_VALUE;
     it->value = argv[i + 1];
     it->used = 2;
-    return NULL;
+    return OPT_FINE;
 }
 
-/* Parses the option at argv[i] into *it. NULL, or what is wrong. */
-static const char *parse_option(const cli_parser *p, int argc, char **argv, int i,
+/* Parses the option at argv[i] into *it. OPT_FINE, or what is wrong. */
+static int parse_option(const cli_parser *p, int argc, char **argv, int i,
                                 struct item *it)
 {
     const char *s = argv[i], *eq;
@@ -80,12 +90,12 @@ static const char *parse_option(const cli_parser *p, int argc, char **argv, int 
         eq = strchr(s + 2, '=');
         it->opt = find_long(p, s + 2, eq ? (size_t)(eq - s - 2) : strlen(s + 2));
         if (!it->opt)
-            return "unknown option";
+            return OPT_UNKNOWN;
         return take_value(it, eq ? eq + 1 : NULL, argc, argv, i);
     }
     it->opt = find_short(p, s[1]);
     if (!it->opt || (s[2] && !it->opt->value))
-        return "unknown option";
+        return OPT_UNKNOWN;
     return take_value(it, s[2] ? s + 2 : NULL, argc, argv, i);
 }
 
@@ -98,8 +108,7 @@ static bool is_option(const char *s)
 static int check(const cli_parser *p, int argc, char **argv)
 {
     struct item it;
-    const char *what = NULL, *why;
-    int i, bad_at = 0;
+    int i, what = OPT_FINE, why, bad_at = 0;
     bool options = true;
 
     for (i = 1; i < argc; i += it.used) {
