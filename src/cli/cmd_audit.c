@@ -128,10 +128,10 @@ static void print_trace(const audit_report *r)
         if (o->base < 0)
             printf(" unmatched");
         else if (j > i)
-            printf(" <- %s %ld-%ld", audit_base_name(r, (size_t)o->base), o->source_layer,
+            printf(" <- %s %ld-%ld", cli_text(audit_base_name(r, (size_t)o->base)), o->source_layer,
                    audit_origin_at(r, j)->source_layer);
         else
-            printf(" <- %s %ld", audit_base_name(r, (size_t)o->base), o->source_layer);
+            printf(" <- %s %ld", cli_text(audit_base_name(r, (size_t)o->base)), o->source_layer);
         i = j + 1;
     }
     printf("\n");
@@ -147,7 +147,7 @@ static void print_slices(const audit_report *r)
     printf("slices:");
     for (i = 0; i < n; i++) {
         const audit_slice *s = audit_slice_at(r, i);
-        printf("%s %s[%u:%u]", i ? "," : "", audit_base_name(r, (size_t)s->base),
+        printf("%s %s[%u:%u]", i ? "," : "", cli_text(audit_base_name(r, (size_t)s->base)),
                s->start, s->end);
     }
     printf("\n");
@@ -161,17 +161,17 @@ static void print_text(const audit_report *r, const char *path)
 
     for (i = 0; i < audit_finding_count(r); i++) {
         const audit_finding *f = audit_finding_at(r, i);
-        printf("%s %s: %s\n", audit_severity_name(f->severity), f->code, f->message);
+        printf("%s %s: %s\n", audit_severity_name(f->severity), f->code, cli_text(f->message));
     }
     print_trace(r);
     print_slices(r);
     if (m)
-        printf("%s: %u layer%s, %s parameters, %s; ", path, model_layer_count(m),
+        printf("%s: %u layer%s, %s parameters, %s; ", cli_text(path), model_layer_count(m),
                model_layer_count(m) == 1 ? "" : "s",
                fmt_count(audit_parameter_count(r), params, sizeof(params)),
                fmt_bytes(model_data_bytes(m), bytes, sizeof(bytes)));
     else
-        printf("%s: could not be opened; ", path);
+        printf("%s: could not be opened; ", cli_text(path));
     printf("%zu error%s, %zu warning%s, %zu note%s\n", audit_count(r, AUDIT_ERROR),
            audit_count(r, AUDIT_ERROR) == 1 ? "" : "s", audit_count(r, AUDIT_WARNING),
            audit_count(r, AUDIT_WARNING) == 1 ? "" : "s", audit_count(r, AUDIT_INFO),

@@ -73,7 +73,7 @@ static void warnings(const plan *p)
     const plan_warning *w = plan_warnings(p, &n);
 
     for (i = 0; i < n; i++)
-        fprintf(stderr, "suture build: warning: %s: %s\n", w[i].code, w[i].message);
+        fprintf(stderr, "suture build: warning: %s: %s\n", w[i].code, cli_text(w[i].message));
 }
 
 static void tell(const plan *p, const build_report *rep, const char *out)
@@ -82,11 +82,11 @@ static void tell(const plan *p, const build_report *rep, const char *out)
     size_t nl, nt, i;
 
     for (i = 0; i < rep->nnotes; i++)
-        fprintf(stderr, "suture build: note: %s\n", rep->notes[i]);
+        fprintf(stderr, "suture build: note: %s\n", cli_text(rep->notes[i]));
     plan_layers(p, &nl);
     plan_tensors(p, &nt);
     printf("built %s: %zu layers, %zu tensors, %zu shard%s, %s, %zu tokenizer file%s\n",
-           out, nl, nt, rep->shards, rep->shards == 1 ? "" : "s",
+           cli_text(out), nl, nt, rep->shards, rep->shards == 1 ? "" : "s",
            fmt_bytes(rep->bytes, b, sizeof(b)), rep->files_copied,
            rep->files_copied == 1 ? "" : "s");
 }
@@ -170,7 +170,8 @@ int cmd_build(int argc, char **argv)
     rc = build_run(p, &a.bo, &rep, &err);
     cli_progress_free(bar);
     if (rc != 0 && cli_interrupted)
-        rc = cli_usage_error("build", "interrupted: nothing was written to %s", a.bo.out);
+        rc = cli_usage_error("build", "interrupted: nothing was written to %s",
+                             cli_text(a.bo.out));
     else if (rc != 0)
         rc = cli_fail("build", &err);
     else if (a.json)

@@ -46,7 +46,7 @@ int cmd_convert_recipe(int argc, char **argv)
     if (!(r = recipe_load(path, &err)))
         return cli_fail(argv[0], &err);
     for (i = 0; r->notes && r->notes[i]; i++)
-        fprintf(stderr, "suture %s: note: %s\n", argv[0], r->notes[i]);
+        fprintf(stderr, "suture %s: note: %s\n", argv[0], cli_text(r->notes[i]));
     rc = cli_print_json(recipe_to_json(r));
     recipe_free(r);
     return rc;

@@ -151,7 +151,7 @@ static void print_text(const model *m, bool tensors)
     size_t i;
 
     count(m, &s);
-    printf("%s: %s%s, %u layer%s", model_path(m), arch_name(m),
+    printf("%s: %s%s, %u layer%s", cli_text(model_path(m)), cli_text(arch_name(m)),
            model_arch(m)->inferred ? " (layers inferred from tensor names)" : "",
            model_layer_count(m), model_layer_count(m) == 1 ? "" : "s");
     if (cfg_layers >= 0 && (unsigned long)cfg_layers != model_layer_count(m))
@@ -159,7 +159,7 @@ static void print_text(const model *m, bool tensors)
     printf("\n  tensors     %zu in %zu file%s%s%s\n", model_tensor_count(m),
            model_shard_count(m), model_shard_count(m) == 1 ? "" : "s",
            model_index_name(m) ? ", index " : "",
-           model_index_name(m) ? model_index_name(m) : "");
+           model_index_name(m) ? cli_text(model_index_name(m)) : "");
     printf("  parameters  %s (embeddings %s, layers %s, head %s, other %s)\n",
            fmt_count(model_parameter_count(m), a, sizeof(a)),
            fmt_count(s.embed, b, sizeof(b)), fmt_count(s.layers, c, sizeof(c)),
@@ -178,7 +178,7 @@ static void print_text(const model *m, bool tensors)
                fmt_bytes(st_data_size(model_shard(m, i)), a, sizeof(a)));
     for (i = 0; i < model_issue_count(m); i++)
         printf("  issue       %s: %s\n", model_issue_at(m, i)->code,
-               model_issue_at(m, i)->message);
+               cli_text(model_issue_at(m, i)->message));
     if (tensors)
         for (i = 0; i < model_tensor_count(m); i++)
             print_tensor_line(m, model_tensor_at(m, i));

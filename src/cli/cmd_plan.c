@@ -53,10 +53,7 @@ int cmd_plan(int argc, char **argv)
         rc = cli_print_json(plan_to_json(p));
     } else {
         char *text = plan_text(p);
-        if (text)
-            fputs(text, stdout);
-        else
-            rc = cli_usage_error("plan", "out of memory");
+        rc = text ? cli_print_text(text) : cli_usage_error("plan", "out of memory");
         free(text);
     }
     plan_free(p);

@@ -91,7 +91,7 @@ static void print_result(const trim_result *res, const struct args *a)
     char params[32], bytes[32];
 
     if (!res->trimmed) {
-        printf("nothing to trim: %s%s\n", res->reason,
+        printf("nothing to trim: %s%s\n", cli_text(res->reason),
                a->opt.out ? " (no output written)" : "");
         return;
     }
@@ -100,13 +100,14 @@ static void print_result(const trim_result *res, const struct args *a)
                res->stale == 1 ? "" : "s");
     if (!res->identical)
         printf("dropped '%s' although it differs from the embeddings (--force): "
-               "loaders were ignoring it\n", res->tensor);
-    printf("removed '%s' from %s%s: %s parameters, %s\n", res->tensor, res->shard,
+               "loaders were ignoring it\n", cli_text(res->tensor));
+    printf("removed '%s' from %s%s: %s parameters, %s\n", cli_text(res->tensor),
+           cli_text(res->shard),
            res->shard_dropped ? " (the shard held nothing else and is gone)" : "",
            fmt_count(res->parameters, params, sizeof(params)),
            fmt_bytes(res->bytes, bytes, sizeof(bytes)));
     printf("%s %s\n", a->opt.out ? "wrote" : "trimmed in place:",
-           a->opt.out ? a->opt.out : a->path);
+           cli_text(a->opt.out ? a->opt.out : a->path));
 }
 
 /* Adds key: s, or null when s is empty. */

@@ -74,9 +74,9 @@ static void print_text(const verify_report *r, const char *path)
     size_t i, n = verify_problem_count(r);
 
     for (i = 0; i < n; i++)
-        printf("mismatch: %s\n", verify_problem_at(r, i)->message);
+        printf("mismatch: %s\n", cli_text(verify_problem_at(r, i)->message));
     printf("%s: %zu tensors checked against %zu source model%s (%zu copied, %zu "
-           "recomputed): %s\n", path, verify_checked(r), verify_sources(r),
+           "recomputed): %s\n", cli_text(path), verify_checked(r), verify_sources(r),
            verify_sources(r) == 1 ? "" : "s", verify_copied(r), verify_recomputed(r),
            n == 0 ? "all match" : "MISMATCH");
 }
