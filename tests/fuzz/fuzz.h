@@ -12,6 +12,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+/* The target: each fuzz_<target>.c defines it. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 /* A broken invariant is a finding: abort so libFuzzer saves the input. */
 #define FZ_CHECK(cond)                                                        \
     do {                                                                      \
@@ -70,7 +73,8 @@ static inline const char *fz_path(const char *dir, const char *name)
     static int k;
 
     k = !k;
-    snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, name);
+    if (snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, name) >= (int)sizeof(buf[k]))
+        abort();
     return buf[k];
 }
 
