@@ -7,6 +7,7 @@
 #include "suture/format.h"
 #include "suture/audit.h"
 #include "cli.h"
+#include "json_out.h"
 #include "opts.h"
 #include "progress.h"
 
@@ -203,7 +204,7 @@ static int run(struct args *a)
         goto out;
     }
     if (a->json) {
-        if (cli_print_json(audit_to_json(r)) != 0)
+        if (cli_print_json(cli_json_audit(r)) != 0)
             goto out;
     } else {
         print_text(r, a->path);

@@ -8,6 +8,7 @@
 #include "suture/format.h"
 #include "suture/build.h"
 #include "cli.h"
+#include "json_out.h"
 #include "plan_args.h"
 #include "progress.h"
 
@@ -91,58 +92,6 @@ static void tell(const plan *p, const build_report *rep, const char *out)
            rep->files_copied == 1 ? "" : "s");
 }
 
-static cJSON *strings_json(char **v, size_t n)
-{
-    cJSON *arr = cJSON_CreateArray();
-    size_t i;
-
-    for (i = 0; arr && i < n; i++)
-        if (!cJSON_AddItemToArray(arr, cJSON_CreateString(v[i]))) {
-            cJSON_Delete(arr);
-            return NULL;
-        }
-    return arr;
-}
-
-/* {"path", "layer_count", "tensor_count", "parameter_count", "data_bytes",
- *  "shards": [{"name", "bytes", "tensors"}], "tokenizer_files", "notes":
- *  [text], "warnings": [{"code", "message"}]}; NULL when out of memory. */
-static cJSON *build_json(const plan *p, const build_report *rep, const char *out)
-{
-    cJSON *o = cJSON_CreateObject(), *arr, *e;
-    size_t n, i;
-    const plan_shard *sh;
-    const plan_warning *w;
-    bool ok = o && cJSON_AddStringToObject(o, "path", out);
-
-    plan_layers(p, &n);
-    ok = ok && cJSON_AddNumberToObject(o, "layer_count", (double)n);
-    plan_tensors(p, &n);
-    ok = ok && cJSON_AddNumberToObject(o, "tensor_count", (double)n) &&
-         cJSON_AddNumberToObject(o, "parameter_count", (double)plan_parameters(p)) &&
-         cJSON_AddNumberToObject(o, "data_bytes", (double)rep->bytes) &&
-         (arr = cJSON_AddArrayToObject(o, "shards"));
-    sh = plan_shards(p, &n);
-    for (i = 0; ok && i < n; i++)
-        ok = (e = cJSON_CreateObject()) && cJSON_AddItemToArray(arr, e) &&
-             cJSON_AddStringToObject(e, "name", sh[i].name) &&
-             cJSON_AddNumberToObject(e, "bytes", (double)sh[i].bytes) &&
-             cJSON_AddNumberToObject(e, "tensors", (double)sh[i].count);
-    ok = ok && cJSON_AddNumberToObject(o, "tokenizer_files", (double)rep->files_copied) &&
-         cJSON_AddItemToObject(o, "notes", strings_json(rep->notes, rep->nnotes)) &&
-         (arr = cJSON_AddArrayToObject(o, "warnings"));
-    w = plan_warnings(p, &n);
-    for (i = 0; ok && i < n; i++)
-        ok = (e = cJSON_CreateObject()) && cJSON_AddItemToArray(arr, e) &&
-             cJSON_AddStringToObject(e, "code", w[i].code) &&
-             cJSON_AddStringToObject(e, "message", w[i].message);
-    if (!ok) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
-}
-
 int cmd_build(int argc, char **argv)
 {
     struct args a;
@@ -175,7 +124,7 @@ int cmd_build(int argc, char **argv)
     else if (rc != 0)
         rc = cli_fail("build", &err);
     else if (a.json)
-        rc = cli_print_json(build_json(p, &rep, a.bo.out));
+        rc = cli_print_json(cli_json_build(p, &rep, a.bo.out));
     else if (!a.quiet)
         tell(p, &rep, a.bo.out);
     build_report_clear(&rep);

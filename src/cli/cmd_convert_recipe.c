@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json_out.h"
 #include "opts.h"
 #include "suture/recipe.h"
 
@@ -47,7 +48,7 @@ int cmd_convert_recipe(int argc, char **argv)
         return cli_fail(argv[0], &err);
     for (i = 0; r->notes && r->notes[i]; i++)
         fprintf(stderr, "suture %s: note: %s\n", argv[0], cli_text(r->notes[i]));
-    rc = cli_print_json(recipe_to_json(r));
+    rc = cli_print_json(cli_json_recipe(r));
     recipe_free(r);
     return rc;
 }

@@ -4,6 +4,7 @@
 
 #include "suture/format.h"
 #include "cli.h"
+#include "json_out.h"
 #include "opts.h"
 #include "suture/arch.h"
 #include "suture/model.h"
@@ -19,121 +20,6 @@ static const char usage_text[] =
     "  --tensors         list every tensor (name, dtype, shape, file)\n"
     "  --arch-file FILE  add architecture families from a JSON file\n";
 
-struct totals {
-    uint64_t embed, layers, head, other;
-    size_t dtypes[ST_DTYPE_COUNT];
-};
-
-static void count(const model *m, struct totals *s)
-{
-    const char *head = model_arch(m)->head_name;
-    size_t i;
-
-    memset(s, 0, sizeof(*s));
-    for (i = 0; i < model_tensor_count(m); i++) {
-        const model_tensor *t = model_tensor_at(m, i);
-        uint64_t n = t->t->elements;
-
-        s->dtypes[t->t->dtype]++;
-        if (t->role == MODEL_LAYER)
-            s->layers += n;
-        else if (t->role == MODEL_PRE)
-            s->embed += n;
-        else if (head && strcmp(t->t->name, head) == 0)
-            s->head += n;
-        else
-            s->other += n;
-    }
-}
-
-/* The name users know the architecture by: config model_type, else the
- * family's. */
-static const char *arch_name(const model *m)
-{
-    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(model_config(m), "model_type");
-
-    return cJSON_IsString(mt) ? mt->valuestring : model_arch(m)->name;
-}
-
-static cJSON *tensor_json(const model *m, const model_tensor *t)
-{
-    cJSON *o = cJSON_CreateObject(), *shape = cJSON_AddArrayToObject(o, "shape");
-    size_t d;
-
-    cJSON_AddStringToObject(o, "name", t->t->name);
-    cJSON_AddStringToObject(o, "dtype", st_dtype_name(t->t->dtype));
-    for (d = 0; d < t->t->ndim; d++)
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->t->shape[d]));
-    cJSON_AddStringToObject(o, "file", model_shard_name(m, t->shard));
-    cJSON_AddNumberToObject(o, "bytes", (double)st_tensor_bytes(t->t));
-    return o;
-}
-
-static cJSON *files_json(const model *m)
-{
-    cJSON *files = cJSON_CreateArray();
-    size_t i;
-
-    for (i = 0; i < model_shard_count(m); i++) {
-        cJSON *f = cJSON_CreateObject();
-        cJSON_AddStringToObject(f, "name", model_shard_name(m, i));
-        cJSON_AddNumberToObject(f, "tensors", (double)st_count(model_shard(m, i)));
-        cJSON_AddNumberToObject(f, "bytes", (double)st_data_size(model_shard(m, i)));
-        cJSON_AddItemToArray(files, f);
-    }
-    return files;
-}
-
-static int print_json(const model *m, bool tensors)
-{
-    struct totals s;
-    cJSON *o = cJSON_CreateObject(), *p, *dt, *issues, *list;
-    long cfg_layers = arch_config_layers(model_arch(m), model_config(m));
-    size_t i;
-
-    count(m, &s);
-    cJSON_AddStringToObject(o, "path", model_path(m));
-    cJSON_AddStringToObject(o, "architecture", arch_name(m));
-    cJSON_AddStringToObject(o, "family", model_arch(m)->name);
-    cJSON_AddBoolToObject(o, "family_inferred", model_arch(m)->inferred);
-    cJSON_AddNumberToObject(o, "layer_count", model_layer_count(m));
-    if (cfg_layers >= 0)
-        cJSON_AddNumberToObject(o, "config_layer_count", (double)cfg_layers);
-    else
-        cJSON_AddNullToObject(o, "config_layer_count");
-    cJSON_AddNumberToObject(o, "tensor_count", (double)model_tensor_count(m));
-    cJSON_AddNumberToObject(o, "parameter_count", (double)model_parameter_count(m));
-    p = cJSON_AddObjectToObject(o, "parameters");
-    cJSON_AddNumberToObject(p, "embeddings", (double)s.embed);
-    cJSON_AddNumberToObject(p, "layers", (double)s.layers);
-    cJSON_AddNumberToObject(p, "head", (double)s.head);
-    cJSON_AddNumberToObject(p, "other", (double)s.other);
-    cJSON_AddNumberToObject(o, "data_bytes", (double)model_data_bytes(m));
-    dt = cJSON_AddObjectToObject(o, "dtypes");
-    for (i = 0; i < ST_DTYPE_COUNT; i++)
-        if (s.dtypes[i])
-            cJSON_AddNumberToObject(dt, st_dtype_name((st_dtype)i), (double)s.dtypes[i]);
-    cJSON_AddBoolToObject(o, "tie_word_embeddings", model_tied(m));
-    if (model_index_name(m))
-        cJSON_AddStringToObject(o, "index", model_index_name(m));
-    else
-        cJSON_AddNullToObject(o, "index");
-    cJSON_AddItemToObject(o, "files", files_json(m));
-    issues = cJSON_AddArrayToObject(o, "issues");
-    for (i = 0; i < model_issue_count(m); i++) {
-        cJSON *it = cJSON_CreateObject();
-        cJSON_AddStringToObject(it, "code", model_issue_at(m, i)->code);
-        cJSON_AddStringToObject(it, "message", model_issue_at(m, i)->message);
-        cJSON_AddItemToArray(issues, it);
-    }
-    if (tensors) {
-        list = cJSON_AddArrayToObject(o, "tensors");
-        for (i = 0; i < model_tensor_count(m); i++)
-            cJSON_AddItemToArray(list, tensor_json(m, model_tensor_at(m, i)));
-    }
-    return cli_print_json(o);
-}
-
 static void print_tensor_line(const model *m, const model_tensor *t)
 {
     char shape[256], name[1024], file[512];
@@ -145,13 +31,13 @@ static void print_tensor_line(const model *m, const model_tensor *t)
 
 static void print_text(const model *m, bool tensors)
 {
-    struct totals s;
+    struct cli_totals s;
     char a[40], b[40], c[40], d[40], e[40], file[512];
     long cfg_layers = arch_config_layers(model_arch(m), model_config(m));
     size_t i;
 
-    count(m, &s);
-    printf("%s: %s%s, %u layer%s", cli_text(model_path(m)), cli_text(arch_name(m)),
+    cli_inspect_count(m, &s);
+    printf("%s: %s%s, %u layer%s", cli_text(model_path(m)), cli_text(cli_inspect_arch(m)),
            model_arch(m)->inferred ? " (layers inferred from tensor names)" : "",
            model_layer_count(m), model_layer_count(m) == 1 ? "" : "s");
     if (cfg_layers >= 0 && (unsigned long)cfg_layers != model_layer_count(m))
@@ -237,7 +123,7 @@ int cmd_inspect(int argc, char **argv)
         goto out;
     }
     if (a.json)
-        rc = print_json(m, a.tensors);
+        rc = cli_print_json(cli_json_inspect(m, a.tensors));
     else {
         print_text(m, a.tensors);
         rc = EXIT_OK;

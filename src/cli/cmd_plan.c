@@ -7,6 +7,7 @@
 
 #include "suture/plan.h"
 #include "cli.h"
+#include "json_out.h"
 #include "plan_args.h"
 
 static const char usage[] =
@@ -50,7 +51,7 @@ int cmd_plan(int argc, char **argv)
     if ((rc = plan_args_open("plan", &a.pa, &p, &r, &t)) != 0)
         return rc;
     if (a.json) {
-        rc = cli_print_json(plan_to_json(p));
+        rc = cli_print_json(cli_json_plan(p));
     } else {
         char *text = plan_text(p);
         rc = text ? cli_print_text(text) : cli_usage_error("plan", "out of memory");

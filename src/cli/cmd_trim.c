@@ -6,6 +6,7 @@
 #include "suture/format.h"
 #include "suture/trim.h"
 #include "cli.h"
+#include "json_out.h"
 #include "opts.h"
 #include "progress.h"
 
@@ -110,39 +111,6 @@ static void print_result(const trim_result *res, const struct args *a)
            cli_text(a->opt.out ? a->opt.out : a->path));
 }
 
-/* Adds key: s, or null when s is empty. */
-static bool add_text(cJSON *o, const char *key, const char *s)
-{
-    return *s ? cJSON_AddStringToObject(o, key, s) != NULL
-              : cJSON_AddNullToObject(o, key) != NULL;
-}
-
-/* {"path", "output", "trimmed", "reason", "tensor", "shard",
- *  "shard_dropped", "identical", "parameters", "bytes", "stale_removed"};
- * NULL when out of memory. */
-static cJSON *result_json(const trim_result *res, const struct args *a)
-{
-    cJSON *o = cJSON_CreateObject();
-    bool t = res->trimmed;
-    bool ok = o && cJSON_AddStringToObject(o, "path", a->path) &&
-              add_text(o, "output", a->opt.out ? a->opt.out : "") &&
-              cJSON_AddBoolToObject(o, "trimmed", t) &&
-              add_text(o, "reason", t ? "" : res->reason) &&
-              add_text(o, "tensor", t ? res->tensor : "") &&
-              add_text(o, "shard", t ? res->shard : "") &&
-              cJSON_AddBoolToObject(o, "shard_dropped", t && res->shard_dropped) &&
-              cJSON_AddBoolToObject(o, "identical", t && res->identical) &&
-              cJSON_AddNumberToObject(o, "parameters", t ? (double)res->parameters : 0) &&
-              cJSON_AddNumberToObject(o, "bytes", t ? (double)res->bytes : 0) &&
-              cJSON_AddNumberToObject(o, "stale_removed", res->stale);
-
-    if (!ok) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
-}
-
 /* trim_run with a progress bar on a terminal (unless --quiet). */
 static int trim_with_bar(struct args *a, arch_table *t, trim_result *res, sut_error *err)
 {
@@ -173,7 +141,7 @@ int cmd_trim(int argc, char **argv)
         goto out;
     }
     if (a.json)
-        rc = cli_print_json(result_json(&res, &a));
+        rc = cli_print_json(cli_json_trim(&res, a.path, a.opt.out));
     else {
         if (!a.quiet)
             print_result(&res, &a);

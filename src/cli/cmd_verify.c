@@ -6,6 +6,7 @@
 #include "suture/format.h"
 #include "suture/verify.h"
 #include "cli.h"
+#include "json_out.h"
 #include "opts.h"
 #include "progress.h"
 
@@ -111,7 +112,7 @@ int cmd_verify(int argc, char **argv)
         goto out;
     }
     if (a.json) {
-        if (cli_print_json(verify_to_json(r)) != 0)
+        if (cli_print_json(cli_json_verify(r)) != 0)
             goto out;
     } else {
         print_text(r, a.path);
