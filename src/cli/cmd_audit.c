@@ -43,11 +43,10 @@ enum { AUDIT_BASE = CLI_OWN, AUDIT_STRICT };
 static int parse_base(struct args *a, const char *spec)
 {
     const char *eq = strchr(spec, '=');
-    char text[256];
 
     if (!eq || eq == spec || !eq[1])
         return cli_usage_error("audit", "--base wants NAME=PATH, not '%s'",
-                               fmt_text(spec, text, sizeof(text)));
+                               cli_text(spec));
     if (a->opt.nbases == BASES_MAX)
         return cli_usage_error("audit", "at most %d --base models", BASES_MAX);
     a->base_names[a->opt.nbases] = strndup(spec, (size_t)(eq - spec));
@@ -61,7 +60,6 @@ static int parse_base(struct args *a, const char *spec)
 static int take(void *ctx, int id, const char *v)
 {
     struct args *a = ctx;
-    char one[256], two[256];
 
     switch (id) {
     case CLI_JSON:
@@ -83,8 +81,8 @@ static int take(void *ctx, int id, const char *v)
     default:
         if (a->path)
             return cli_usage_error("audit", "one PATH only ('%s' and '%s')",
-                                   fmt_text(a->path, one, sizeof(one)),
-                                   fmt_text(v, two, sizeof(two)));
+                                   cli_text(a->path),
+                                   cli_text(v));
         a->path = v;
         return 0;
     }

@@ -22,17 +22,17 @@ static const char usage_text[] =
 
 static void print_tensor_line(const model *m, const model_tensor *t)
 {
-    char shape[256], name[1024], file[512];
+    char shape[256];
 
-    printf("  %-60s %-5s %s  %s\n", fmt_text(t->t->name, name, sizeof(name)),
+    printf("  %-60s %-5s %s  %s\n", cli_text(t->t->name),
            st_dtype_name(t->t->dtype), fmt_shape(t->t->shape, t->t->ndim, shape, sizeof(shape)),
-           fmt_text(model_shard_name(m, t->shard), file, sizeof(file)));
+           cli_text(model_shard_name(m, t->shard)));
 }
 
 static void print_text(const model *m, bool tensors)
 {
     struct cli_totals s;
-    char a[40], b[40], c[40], d[40], e[40], file[512];
+    char a[40], b[40], c[40], d[40], e[40];
     long cfg_layers = arch_config_layers(model_arch(m), model_config(m));
     size_t i;
 
@@ -59,7 +59,7 @@ static void print_text(const model *m, bool tensors)
     printf("  tied        %s\n", model_tied(m) ? "yes" : "no");
     for (i = 0; i < model_shard_count(m); i++)
         printf("  file        %s  %zu tensors, %s\n",
-               fmt_text(model_shard_name(m, i), file, sizeof(file)),
+               cli_text(model_shard_name(m, i)),
                st_count(model_shard(m, i)),
                fmt_bytes(st_data_size(model_shard(m, i)), a, sizeof(a)));
     for (i = 0; i < model_issue_count(m); i++)
@@ -80,7 +80,6 @@ struct args {
 static int take(void *ctx, int id, const char *v)
 {
     struct args *a = ctx;
-    char text[256];
 
     switch (id) {
     case CLI_JSON:
@@ -95,7 +94,7 @@ static int take(void *ctx, int id, const char *v)
     default:
         if (a->path)
             return cli_usage_error("inspect", "unexpected argument '%s' (see --help)",
-                                   fmt_text(v, text, sizeof(text)));
+                                   cli_text(v));
         a->path = v;
         return 0;
     }

@@ -37,7 +37,6 @@ enum { TRIM_IN_PLACE = CLI_OWN };
 static int take(void *ctx, int id, const char *v)
 {
     struct args *a = ctx;
-    char one[256], two[256];
 
     switch (id) {
     case TRIM_IN_PLACE:
@@ -61,8 +60,8 @@ static int take(void *ctx, int id, const char *v)
     default:
         if (a->path)
             return cli_usage_error("trim", "one PATH only ('%s' and '%s')",
-                                   fmt_text(a->path, one, sizeof(one)),
-                                   fmt_text(v, two, sizeof(two)));
+                                   cli_text(a->path),
+                                   cli_text(v));
         a->path = v;
     }
     return 0;

@@ -32,7 +32,6 @@ struct args {
 static int take(void *ctx, int id, const char *v)
 {
     struct args *a = ctx;
-    char one[256], two[256];
 
     switch (id) {
     case CLI_JSON:
@@ -49,8 +48,8 @@ static int take(void *ctx, int id, const char *v)
     default:
         if (a->path)
             return cli_usage_error("verify", "one OUT only ('%s' and '%s')",
-                                   fmt_text(a->path, one, sizeof(one)),
-                                   fmt_text(v, two, sizeof(two)));
+                                   cli_text(a->path),
+                                   cli_text(v));
         a->path = v;
         return 0;
     }

@@ -47,9 +47,8 @@ enum { OPT_FINE, OPT_UNKNOWN, OPT_WANTS_VALUE, OPT_NO_VALUE };
 /* Prints what is wrong with the option arg (escaped); returns EXIT_USAGE. */
 static int bad(const cli_parser *p, int what, const char *arg)
 {
-    char text[256];
+    const char *text = cli_text(arg);
 
-    fmt_text(arg, text, sizeof(text));
     if (what == OPT_WANTS_VALUE)
         return cli_usage_error(p->verb, "option '%s' wants a value (see 'suture %s "
                                "--help')", text, p->verb);
@@ -156,13 +155,12 @@ int cli_opts_parse(const cli_parser *p, int argc, char **argv)
 
 int cli_parse_jobs(const char *verb, const char *s, unsigned max, unsigned *out)
 {
-    char text[64];
     char *end;
     long n = strtol(s, &end, 10);
 
     if (!*s || *end || n < 1 || n > (long)max)
         return cli_usage_error(verb, "-j wants a thread count from 1 to %u, not '%s'",
-                               max, fmt_text(s, text, sizeof(text)));
+                               max, cli_text(s));
     *out = (unsigned)n;
     return 0;
 }

@@ -36,7 +36,6 @@ static int parse_dtype(const char *verb, const char *s, plan_options *o)
         {"f32", ST_F32}, {"float32", ST_F32}, {"f16", ST_F16}, {"float16", ST_F16},
         {"bf16", ST_BF16}, {"bfloat16", ST_BF16},
     };
-    char text[64];
     size_t i;
 
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -46,24 +45,22 @@ static int parse_dtype(const char *verb, const char *s, plan_options *o)
             return 0;
         }
     return cli_usage_error(verb, "--dtype wants f32, f16 or bf16, not '%s'",
-                           fmt_text(s, text, sizeof(text)));
+                           cli_text(s));
 }
 
 static int take_recipe(const char *verb, const char *s, struct plan_args *a)
 {
-    char one[256], two[256];
 
     if (a->recipe_path)
         return cli_usage_error(verb, "one RECIPE only ('%s' and '%s')",
-                               fmt_text(a->recipe_path, one, sizeof(one)),
-                               fmt_text(s, two, sizeof(two)));
+                               cli_text(a->recipe_path),
+                               cli_text(s));
     a->recipe_path = s;
     return 0;
 }
 
 int plan_args_take(const char *verb, int id, const char *v, struct plan_args *a)
 {
-    char text[64];
 
     switch (id) {
     case CLI_OPERAND:
@@ -82,7 +79,7 @@ int plan_args_take(const char *verb, int id, const char *v, struct plan_args *a)
     case PA_SHARD_SIZE:
         if (recipe_parse_size(v, &a->opt.shard_size) != 0 || a->opt.shard_size == 0)
             return cli_usage_error(verb, "--shard-size wants a size such as 5GB or "
-                                   "500MB, not '%s'", fmt_text(v, text, sizeof(text)));
+                                   "500MB, not '%s'", cli_text(v));
         return 0;
     case PA_DTYPE:
         return parse_dtype(verb, v, &a->opt);
