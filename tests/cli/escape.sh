@@ -132,6 +132,24 @@ run $'in\e[2Jspect'
 expect unknown-command 2 "unknown command 'in?[2Jspect'"
 raw_lacks unknown-command-no-esc "b'\\x1b'"
 
+# a message that quotes a long name is cut whole characters at a time: a
+# tensor name of 199 ASCII bytes then "ä" (2 bytes) passes the
+# library's 200-byte cut
+python3 - "$T/cut.safetensors" <<'PY'
+import json, struct, sys
+name = "a" * 199 + "\u00e4" + "b"
+h = json.dumps({name: {"dtype": "XX", "shape": [1], "data_offsets": [0, 2]}}).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + b"\0\0")
+PY
+run inspect "$T/cut.safetensors"
+expect cut-name 2 "unknown dtype"
+if python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$T/.err" 2>/dev/null; then
+    ok cut-name-utf8
+else
+    fail cut-name-utf8 "stderr is not valid UTF-8: $err"
+fi
+
 # a library error message: a path with escapes
 run inspect "$T/no$(printf '\x1b')such"
 expect error-path 2 "no?such"
