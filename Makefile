@@ -16,7 +16,8 @@ VERSION  := 0.1.0
 
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS     := libcjson libpcre2-8 libxxhash yaml-0.1
+# The library's pkg-config packages: the "lib" rows of tools/packages.
+PKGS     := $(shell awk '!/^\#/ && $$3 == "lib" { print $$1 }' tools/packages)
 OPT      ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wvla -Wno-unused-parameter
@@ -46,8 +47,10 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all check unit-tests test-bins demo bench fuzz install uninstall clean deps
+.PHONY: all check unit-tests test-bins demo bench fuzz install uninstall clean deps print-pkgs
 
 ifeq ($(BUILD),build)
 ROOT_CLI := suture
@@ -81,7 +84,20 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsuture.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsuture.a $(LIBS) $(CHECK_LIBS)
 
-test-bins: $(BUILD)/suture $(TOOL_BIN) $(TEST_BIN)
+# Each fuzz target with the normal compiler and a main() that feeds it the
+# files named on its command line: tests/run replays the corpora with them.
+$(BUILD)/fuzz/replay.o: tests/fuzz/replay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/replay.o $(BUILD)/libsuture.a
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/fuzz/replay.o \
+	    $(BUILD)/libsuture.a $(LIBS)
+
+test-bins: $(BUILD)/suture $(TOOL_BIN) $(TEST_BIN) $(FUZZ_BIN)
+
+print-pkgs:
+	@echo $(PKGS)
 
 SUTURE_FIXTURES ?= $(abspath $(CURDIR)/../shared/fixtures)
 export SUTURE_FIXTURES

@@ -31,9 +31,17 @@ int cli_fail(const char *verb, const sut_error *err);
 /* Prints "suture VERB: " + formatted text on stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *verb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Prints root as pretty JSON plus a newline on stdout and deletes it.
+/* Prints root as pretty JSON plus a newline on stdout and deletes it; the
+ * text is valid UTF-8 with terminal controls escaped (fmt_escape FMT_JSON).
  * Returns 0, or EXIT_USAGE when root is NULL (out of memory). */
 int cli_print_json(cJSON *root);
+/* Prints text of several lines on stdout, escaped (fmt_escape FMT_LINES).
+ * 0, or EXIT_USAGE when out of memory. */
+int cli_print_text(const char *text);
+/* s (a name, path or message from a file or argv; NULL for "") escaped on
+ * one line with fmt_text, in one of 8 static buffers: valid until the 8th
+ * call after this one. Cut at 4.5 kB. */
+const char *cli_text(const char *s);
 /* The built-in architecture table plus the families of arch_file (when
  * not NULL). NULL with err set on failure. Free with arch_table_free. */
 arch_table *cli_arch_table(const char *arch_file, sut_error *err);

@@ -7,6 +7,8 @@
 #include "suture/format.h"
 #include "suture/audit.h"
 #include "cli.h"
+#include "json_out.h"
+#include "opts.h"
 #include "progress.h"
 
 #define BASES_MAX 64
@@ -22,72 +24,84 @@ static const char usage[] =
     "  --base NAME=PATH  a model the layers may come from (repeatable)\n"
     "  --json            print the report as one JSON object\n"
     "  --strict          exit 1 on warnings too\n"
-    "  --quiet           no progress bar\n"
+    "  -q, --quiet       no progress bar\n"
     "  --arch-file F     more architectures (a JSON family file)\n"
-    "  -j N              hashing threads, 1 to 64 (default: the cores, at most 8)\n";
+    "  -j, --jobs N      hashing threads, 1 to 64 (default: the cores, at most 8)\n";
 
 struct args {
     const char *path;
     const char *arch_file;
     audit_base bases[BASES_MAX];
+    char *base_names[BASES_MAX];    /* owned: the NAME of each --base */
     audit_options opt;
     bool json, strict;
     bool quiet;         /* no progress bar */
 };
 
-static int parse_base(struct args *a, char *spec)
+enum { AUDIT_BASE = CLI_OWN, AUDIT_STRICT };
+
+static int parse_base(struct args *a, const char *spec)
 {
-    char *eq = strchr(spec, '=');
+    const char *eq = strchr(spec, '=');
 
     if (!eq || eq == spec || !eq[1])
-        return cli_usage_error("audit", "--base wants NAME=PATH, not '%s'", spec);
+        return cli_usage_error("audit", "--base wants NAME=PATH, not '%s'",
+                               cli_text(spec));
     if (a->opt.nbases == BASES_MAX)
         return cli_usage_error("audit", "at most %d --base models", BASES_MAX);
-    *eq = '\0';
-    a->bases[a->opt.nbases++] = (audit_base){spec, eq + 1};
+    a->base_names[a->opt.nbases] = strndup(spec, (size_t)(eq - spec));
+    if (!a->base_names[a->opt.nbases])
+        return cli_usage_error("audit", "out of memory");
+    a->bases[a->opt.nbases] = (audit_base){a->base_names[a->opt.nbases], eq + 1};
+    a->opt.nbases++;
     return 0;
 }
 
-static int parse_jobs(struct args *a, const char *s)
+static int take(void *ctx, int id, const char *v)
 {
-    char *end;
-    long n = strtol(s, &end, 10);
+    struct args *a = ctx;
 
-    if (*end || n < 1 || n > 64)
-        return cli_usage_error("audit", "-j wants a thread count from 1 to 64, not '%s'", s);
-    a->opt.threads = (unsigned)n;
-    return 0;
+    switch (id) {
+    case CLI_JSON:
+        a->json = true;
+        return 0;
+    case AUDIT_STRICT:
+        a->strict = true;
+        return 0;
+    case CLI_QUIET:
+        a->quiet = true;
+        return 0;
+    case AUDIT_BASE:
+        return parse_base(a, v);
+    case CLI_ARCH_FILE:
+        a->arch_file = v;
+        return 0;
+    case CLI_JOBS:
+        return cli_parse_jobs("audit", v, 64, &a->opt.threads);
+    default:
+        if (a->path)
+            return cli_usage_error("audit", "one PATH only ('%s' and '%s')",
+                                   cli_text(a->path),
+                                   cli_text(v));
+        a->path = v;
+        return 0;
+    }
 }
 
+/* CLI_GO to go on, EXIT_OK after --help, or EXIT_USAGE. */
 static int parse(int argc, char **argv, struct args *a)
 {
-    int i, rc = 0;
+    static const cli_opt opts[] = {CLI_ROW_JSON, {"strict", 0, false, AUDIT_STRICT},
+                                   CLI_ROW_QUIET, {"base", 0, true, AUDIT_BASE},
+                                   CLI_ROW_ARCH_FILE, CLI_ROW_JOBS};
+    cli_parser cp = {"audit", opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, usage,
+                     NULL, take, a};
+    int rc;
 
     a->opt.bases = a->bases;
-    for (i = 1; i < argc && rc == 0; i++) {
-        const char *s = argv[i];
-        bool more = i + 1 < argc;
-        if (strcmp(s, "--json") == 0)
-            a->json = true;
-        else if (strcmp(s, "--strict") == 0)
-            a->strict = true;
-        else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0)
-            a->quiet = true;
-        else if (strcmp(s, "--base") == 0 && more)
-            rc = parse_base(a, argv[++i]);
-        else if (strcmp(s, "--arch-file") == 0 && more)
-            a->arch_file = argv[++i];
-        else if (strcmp(s, "-j") == 0 && more)
-            rc = parse_jobs(a, argv[++i]);
-        else if (s[0] == '-' && s[1])
-            rc = cli_usage_error("audit", "unknown or incomplete option '%s'", s);
-        else if (a->path)
-            rc = cli_usage_error("audit", "one PATH only ('%s' and '%s')", a->path, s);
-        else
-            a->path = s;
-    }
-    if (rc == 0 && !a->path)
-        rc = cli_usage_error("audit", "no PATH given (see 'suture audit --help')");
+    rc = cli_opts_parse(&cp, argc, argv);
+    if (rc == CLI_GO && !a->path)
+        return cli_usage_error("audit", "no PATH given (see 'suture audit --help')");
     return rc;
 }
 
@@ -113,10 +127,10 @@ static void print_trace(const audit_report *r)
         if (o->base < 0)
             printf(" unmatched");
         else if (j > i)
-            printf(" <- %s %ld-%ld", audit_base_name(r, (size_t)o->base), o->source_layer,
+            printf(" <- %s %ld-%ld", cli_text(audit_base_name(r, (size_t)o->base)), o->source_layer,
                    audit_origin_at(r, j)->source_layer);
         else
-            printf(" <- %s %ld", audit_base_name(r, (size_t)o->base), o->source_layer);
+            printf(" <- %s %ld", cli_text(audit_base_name(r, (size_t)o->base)), o->source_layer);
         i = j + 1;
     }
     printf("\n");
@@ -132,7 +146,7 @@ static void print_slices(const audit_report *r)
     printf("slices:");
     for (i = 0; i < n; i++) {
         const audit_slice *s = audit_slice_at(r, i);
-        printf("%s %s[%u:%u]", i ? "," : "", audit_base_name(r, (size_t)s->base),
+        printf("%s %s[%u:%u]", i ? "," : "", cli_text(audit_base_name(r, (size_t)s->base)),
                s->start, s->end);
     }
     printf("\n");
@@ -146,17 +160,17 @@ static void print_text(const audit_report *r, const char *path)
 
     for (i = 0; i < audit_finding_count(r); i++) {
         const audit_finding *f = audit_finding_at(r, i);
-        printf("%s %s: %s\n", audit_severity_name(f->severity), f->code, f->message);
+        printf("%s %s: %s\n", audit_severity_name(f->severity), f->code, cli_text(f->message));
     }
     print_trace(r);
     print_slices(r);
     if (m)
-        printf("%s: %u layer%s, %s parameters, %s; ", path, model_layer_count(m),
+        printf("%s: %u layer%s, %s parameters, %s; ", cli_text(path), model_layer_count(m),
                model_layer_count(m) == 1 ? "" : "s",
                fmt_count(audit_parameter_count(r), params, sizeof(params)),
                fmt_bytes(model_data_bytes(m), bytes, sizeof(bytes)));
     else
-        printf("%s: could not be opened; ", path);
+        printf("%s: could not be opened; ", cli_text(path));
     printf("%zu error%s, %zu warning%s, %zu note%s\n", audit_count(r, AUDIT_ERROR),
            audit_count(r, AUDIT_ERROR) == 1 ? "" : "s", audit_count(r, AUDIT_WARNING),
            audit_count(r, AUDIT_WARNING) == 1 ? "" : "s", audit_count(r, AUDIT_INFO),
@@ -188,7 +202,7 @@ static int run(struct args *a)
         goto out;
     }
     if (a->json) {
-        if (cli_print_json(audit_to_json(r)) != 0)
+        if (cli_print_json(cli_json_audit(r)) != 0)
             goto out;
     } else {
         print_text(r, a->path);
@@ -204,14 +218,12 @@ out:
 int cmd_audit(int argc, char **argv)
 {
     struct args a = {0};
-    int i;
+    size_t i;
+    int rc = parse(argc, argv, &a);
 
-    for (i = 1; i < argc; i++)
-        if (cli_is_help(argv[i])) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        }
-    if (parse(argc, argv, &a) != 0)
-        return EXIT_USAGE;
-    return run(&a);
+    if (rc == CLI_GO)
+        rc = run(&a);
+    for (i = 0; i < a.opt.nbases; i++)
+        free(a.base_names[i]);
+    return rc;
 }

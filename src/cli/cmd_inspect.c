@@ -4,6 +4,8 @@
 
 #include "suture/format.h"
 #include "cli.h"
+#include "json_out.h"
+#include "opts.h"
 #include "suture/arch.h"
 #include "suture/model.h"
 
@@ -18,139 +20,24 @@ static const char usage_text[] =
     "  --tensors         list every tensor (name, dtype, shape, file)\n"
     "  --arch-file FILE  add architecture families from a JSON file\n";
 
-struct totals {
-    uint64_t embed, layers, head, other;
-    size_t dtypes[ST_DTYPE_COUNT];
-};
-
-static void count(const model *m, struct totals *s)
-{
-    const char *head = model_arch(m)->head_name;
-    size_t i;
-
-    memset(s, 0, sizeof(*s));
-    for (i = 0; i < model_tensor_count(m); i++) {
-        const model_tensor *t = model_tensor_at(m, i);
-        uint64_t n = t->t->elements;
-
-        s->dtypes[t->t->dtype]++;
-        if (t->role == MODEL_LAYER)
-            s->layers += n;
-        else if (t->role == MODEL_PRE)
-            s->embed += n;
-        else if (head && strcmp(t->t->name, head) == 0)
-            s->head += n;
-        else
-            s->other += n;
-    }
-}
-
-/* The name users know the architecture by: config model_type, else the
- * family's. */
-static const char *arch_name(const model *m)
-{
-    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(model_config(m), "model_type");
-
-    return cJSON_IsString(mt) ? mt->valuestring : model_arch(m)->name;
-}
-
-static cJSON *tensor_json(const model *m, const model_tensor *t)
-{
-    cJSON *o = cJSON_CreateObject(), *shape = cJSON_AddArrayToObject(o, "shape");
-    size_t d;
-
-    cJSON_AddStringToObject(o, "name", t->t->name);
-    cJSON_AddStringToObject(o, "dtype", st_dtype_name(t->t->dtype));
-    for (d = 0; d < t->t->ndim; d++)
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->t->shape[d]));
-    cJSON_AddStringToObject(o, "file", model_shard_name(m, t->shard));
-    cJSON_AddNumberToObject(o, "bytes", (double)st_tensor_bytes(t->t));
-    return o;
-}
-
-static cJSON *files_json(const model *m)
-{
-    cJSON *files = cJSON_CreateArray();
-    size_t i;
-
-    for (i = 0; i < model_shard_count(m); i++) {
-        cJSON *f = cJSON_CreateObject();
-        cJSON_AddStringToObject(f, "name", model_shard_name(m, i));
-        cJSON_AddNumberToObject(f, "tensors", (double)st_count(model_shard(m, i)));
-        cJSON_AddNumberToObject(f, "bytes", (double)st_data_size(model_shard(m, i)));
-        cJSON_AddItemToArray(files, f);
-    }
-    return files;
-}
-
-static int print_json(const model *m, bool tensors)
-{
-    struct totals s;
-    cJSON *o = cJSON_CreateObject(), *p, *dt, *issues, *list;
-    long cfg_layers = arch_config_layers(model_arch(m), model_config(m));
-    size_t i;
-
-    count(m, &s);
-    cJSON_AddStringToObject(o, "path", model_path(m));
-    cJSON_AddStringToObject(o, "architecture", arch_name(m));
-    cJSON_AddStringToObject(o, "family", model_arch(m)->name);
-    cJSON_AddBoolToObject(o, "family_inferred", model_arch(m)->inferred);
-    cJSON_AddNumberToObject(o, "layer_count", model_layer_count(m));
-    if (cfg_layers >= 0)
-        cJSON_AddNumberToObject(o, "config_layer_count", (double)cfg_layers);
-    else
-        cJSON_AddNullToObject(o, "config_layer_count");
-    cJSON_AddNumberToObject(o, "tensor_count", (double)model_tensor_count(m));
-    cJSON_AddNumberToObject(o, "parameter_count", (double)model_parameter_count(m));
-    p = cJSON_AddObjectToObject(o, "parameters");
-    cJSON_AddNumberToObject(p, "embeddings", (double)s.embed);
-    cJSON_AddNumberToObject(p, "layers", (double)s.layers);
-    cJSON_AddNumberToObject(p, "head", (double)s.head);
-    cJSON_AddNumberToObject(p, "other", (double)s.other);
-    cJSON_AddNumberToObject(o, "data_bytes", (double)model_data_bytes(m));
-    dt = cJSON_AddObjectToObject(o, "dtypes");
-    for (i = 0; i < ST_DTYPE_COUNT; i++)
-        if (s.dtypes[i])
-            cJSON_AddNumberToObject(dt, st_dtype_name((st_dtype)i), (double)s.dtypes[i]);
-    cJSON_AddBoolToObject(o, "tie_word_embeddings", model_tied(m));
-    if (model_index_name(m))
-        cJSON_AddStringToObject(o, "index", model_index_name(m));
-    else
-        cJSON_AddNullToObject(o, "index");
-    cJSON_AddItemToObject(o, "files", files_json(m));
-    issues = cJSON_AddArrayToObject(o, "issues");
-    for (i = 0; i < model_issue_count(m); i++) {
-        cJSON *it = cJSON_CreateObject();
-        cJSON_AddStringToObject(it, "code", model_issue_at(m, i)->code);
-        cJSON_AddStringToObject(it, "message", model_issue_at(m, i)->message);
-        cJSON_AddItemToArray(issues, it);
-    }
-    if (tensors) {
-        list = cJSON_AddArrayToObject(o, "tensors");
-        for (i = 0; i < model_tensor_count(m); i++)
-            cJSON_AddItemToArray(list, tensor_json(m, model_tensor_at(m, i)));
-    }
-    return cli_print_json(o);
-}
-
 static void print_tensor_line(const model *m, const model_tensor *t)
 {
-    char shape[256], name[1024], file[512];
+    char shape[256];
 
-    printf("  %-60s %-5s %s  %s\n", fmt_text(t->t->name, name, sizeof(name)),
+    printf("  %-60s %-5s %s  %s\n", cli_text(t->t->name),
            st_dtype_name(t->t->dtype), fmt_shape(t->t->shape, t->t->ndim, shape, sizeof(shape)),
-           fmt_text(model_shard_name(m, t->shard), file, sizeof(file)));
+           cli_text(model_shard_name(m, t->shard)));
 }
 
 static void print_text(const model *m, bool tensors)
 {
-    struct totals s;
-    char a[40], b[40], c[40], d[40], e[40], file[512];
+    struct cli_totals s;
+    char a[40], b[40], c[40], d[40], e[40];
     long cfg_layers = arch_config_layers(model_arch(m), model_config(m));
     size_t i;
 
-    count(m, &s);
-    printf("%s: %s%s, %u layer%s", model_path(m), arch_name(m),
+    cli_inspect_count(m, &s);
+    printf("%s: %s%s, %u layer%s", cli_text(model_path(m)), cli_text(cli_inspect_arch(m)),
            model_arch(m)->inferred ? " (layers inferred from tensor names)" : "",
            model_layer_count(m), model_layer_count(m) == 1 ? "" : "s");
     if (cfg_layers >= 0 && (unsigned long)cfg_layers != model_layer_count(m))
@@ -158,7 +45,7 @@ static void print_text(const model *m, bool tensors)
     printf("\n  tensors     %zu in %zu file%s%s%s\n", model_tensor_count(m),
            model_shard_count(m), model_shard_count(m) == 1 ? "" : "s",
            model_index_name(m) ? ", index " : "",
-           model_index_name(m) ? model_index_name(m) : "");
+           model_index_name(m) ? cli_text(model_index_name(m)) : "");
     printf("  parameters  %s (embeddings %s, layers %s, head %s, other %s)\n",
            fmt_count(model_parameter_count(m), a, sizeof(a)),
            fmt_count(s.embed, b, sizeof(b)), fmt_count(s.layers, c, sizeof(c)),
@@ -172,53 +59,72 @@ static void print_text(const model *m, bool tensors)
     printf("  tied        %s\n", model_tied(m) ? "yes" : "no");
     for (i = 0; i < model_shard_count(m); i++)
         printf("  file        %s  %zu tensors, %s\n",
-               fmt_text(model_shard_name(m, i), file, sizeof(file)),
+               cli_text(model_shard_name(m, i)),
                st_count(model_shard(m, i)),
                fmt_bytes(st_data_size(model_shard(m, i)), a, sizeof(a)));
     for (i = 0; i < model_issue_count(m); i++)
         printf("  issue       %s: %s\n", model_issue_at(m, i)->code,
-               model_issue_at(m, i)->message);
+               cli_text(model_issue_at(m, i)->message));
     if (tensors)
         for (i = 0; i < model_tensor_count(m); i++)
             print_tensor_line(m, model_tensor_at(m, i));
 }
 
+enum { INSPECT_TENSORS = CLI_OWN };
+
+struct args {
+    const char *path, *arch_file;
+    bool json, tensors;
+};
+
+static int take(void *ctx, int id, const char *v)
+{
+    struct args *a = ctx;
+
+    switch (id) {
+    case CLI_JSON:
+        a->json = true;
+        return 0;
+    case INSPECT_TENSORS:
+        a->tensors = true;
+        return 0;
+    case CLI_ARCH_FILE:
+        a->arch_file = v;
+        return 0;
+    default:
+        if (a->path)
+            return cli_usage_error("inspect", "unexpected argument '%s' (see --help)",
+                                   cli_text(v));
+        a->path = v;
+        return 0;
+    }
+}
+
 int cmd_inspect(int argc, char **argv)
 {
-    const char *path = NULL, *arch_file = NULL;
-    bool json = false, tensors = false;
+    static const cli_opt opts[] = {CLI_ROW_JSON, {"tensors", 0, false, INSPECT_TENSORS},
+                                   CLI_ROW_ARCH_FILE};
+    struct args a = {0};
+    cli_parser cp = {"inspect", opts, sizeof(opts) / sizeof(opts[0]), NULL, 0,
+                     usage_text, NULL, take, &a};
     arch_table *arches = NULL;
     model *m = NULL;
     sut_error err;
-    int i, rc = EXIT_USAGE;
+    int rc;
 
-    for (i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(usage_text, stdout);
-            return EXIT_OK;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (strcmp(argv[i], "--tensors") == 0) {
-            tensors = true;
-        } else if (strcmp(argv[i], "--arch-file") == 0 && i + 1 < argc) {
-            arch_file = argv[++i];
-        } else if (argv[i][0] == '-' || path) {
-            return cli_usage_error(argv[0], "unexpected argument '%s' (see --help)", argv[i]);
-        } else {
-            path = argv[i];
-        }
-    }
-    if (!path)
-        return cli_usage_error(argv[0], "missing PATH (see --help)");
-    if (!(arches = cli_arch_table(arch_file, &err)) ||
-        !(m = model_open(path, arches, MODEL_STRICT, &err))) {
-        rc = cli_fail(argv[0], &err);
+    if ((rc = cli_opts_parse(&cp, argc, argv)) != CLI_GO)
+        return rc;
+    if (!a.path)
+        return cli_usage_error("inspect", "missing PATH (see --help)");
+    if (!(arches = cli_arch_table(a.arch_file, &err)) ||
+        !(m = model_open(a.path, arches, MODEL_STRICT, &err))) {
+        rc = cli_fail("inspect", &err);
         goto out;
     }
-    if (json)
-        rc = print_json(m, tensors);
+    if (a.json)
+        rc = cli_print_json(cli_json_inspect(m, a.tensors));
     else {
-        print_text(m, tensors);
+        print_text(m, a.tensors);
         rc = EXIT_OK;
     }
 out:

@@ -6,6 +6,8 @@
 #include "suture/format.h"
 #include "suture/trim.h"
 #include "cli.h"
+#include "json_out.h"
+#include "opts.h"
 #include "progress.h"
 
 static const char usage[] =
@@ -21,7 +23,7 @@ static const char usage[] =
     "  --in-place        replace the model's files\n"
     "  --force           also drop a head that differs from the embeddings\n"
     "  --json            print the result as one JSON object\n"
-    "  --quiet           no progress bar; print nothing when it succeeds\n"
+    "  -q, --quiet       no progress bar; print nothing when it succeeds\n"
     "  --arch-file F     more architectures (a JSON family file)\n";
 
 struct args {
@@ -30,39 +32,58 @@ struct args {
     bool in_place, json, quiet;
 };
 
+enum { TRIM_IN_PLACE = CLI_OWN };
+
+static int take(void *ctx, int id, const char *v)
+{
+    struct args *a = ctx;
+
+    switch (id) {
+    case TRIM_IN_PLACE:
+        a->in_place = true;
+        break;
+    case CLI_FORCE:
+        a->opt.force = true;
+        break;
+    case CLI_JSON:
+        a->json = true;
+        break;
+    case CLI_QUIET:
+        a->quiet = true;
+        break;
+    case CLI_OUTPUT:
+        a->opt.out = v;
+        break;
+    case CLI_ARCH_FILE:
+        a->arch_file = v;
+        break;
+    default:
+        if (a->path)
+            return cli_usage_error("trim", "one PATH only ('%s' and '%s')",
+                                   cli_text(a->path),
+                                   cli_text(v));
+        a->path = v;
+    }
+    return 0;
+}
+
+/* CLI_GO to go on, EXIT_OK after --help, or EXIT_USAGE. */
 static int parse(int argc, char **argv, struct args *a)
 {
-    int i, rc = 0;
+    static const cli_opt opts[] = {{"in-place", 0, false, TRIM_IN_PLACE}, CLI_ROW_FORCE,
+                                   CLI_ROW_JSON, CLI_ROW_QUIET, CLI_ROW_OUTPUT,
+                                   CLI_ROW_ARCH_FILE};
+    cli_parser cp = {"trim", opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, usage, NULL,
+                     take, a};
+    int rc = cli_opts_parse(&cp, argc, argv);
 
-    for (i = 1; i < argc && rc == 0; i++) {
-        const char *s = argv[i];
-        bool more = i + 1 < argc;
-        if (strcmp(s, "--in-place") == 0)
-            a->in_place = true;
-        else if (strcmp(s, "--force") == 0)
-            a->opt.force = true;
-        else if (strcmp(s, "--json") == 0)
-            a->json = true;
-        else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0)
-            a->quiet = true;
-        else if ((strcmp(s, "-o") == 0 || strcmp(s, "--output") == 0) && more)
-            a->opt.out = argv[++i];
-        else if (strcmp(s, "--arch-file") == 0 && more)
-            a->arch_file = argv[++i];
-        else if (s[0] == '-' && s[1])
-            rc = cli_usage_error("trim", "unknown or incomplete option '%s'", s);
-        else if (a->path)
-            rc = cli_usage_error("trim", "one PATH only ('%s' and '%s')", a->path, s);
-        else
-            a->path = s;
-    }
-    if (rc != 0)
+    if (rc != CLI_GO)
         return rc;
     if (!a->path)
         return cli_usage_error("trim", "no PATH given (see 'suture trim --help')");
     if (!a->opt.out == !a->in_place)
         return cli_usage_error("trim", "give exactly one of -o OUT and --in-place");
-    return 0;
+    return CLI_GO;
 }
 
 static void print_result(const trim_result *res, const struct args *a)
@@ -70,7 +91,7 @@ static void print_result(const trim_result *res, const struct args *a)
     char params[32], bytes[32];
 
     if (!res->trimmed) {
-        printf("nothing to trim: %s%s\n", res->reason,
+        printf("nothing to trim: %s%s\n", cli_text(res->reason),
                a->opt.out ? " (no output written)" : "");
         return;
     }
@@ -79,46 +100,14 @@ static void print_result(const trim_result *res, const struct args *a)
                res->stale == 1 ? "" : "s");
     if (!res->identical)
         printf("dropped '%s' although it differs from the embeddings (--force): "
-               "loaders were ignoring it\n", res->tensor);
-    printf("removed '%s' from %s%s: %s parameters, %s\n", res->tensor, res->shard,
+               "loaders were ignoring it\n", cli_text(res->tensor));
+    printf("removed '%s' from %s%s: %s parameters, %s\n", cli_text(res->tensor),
+           cli_text(res->shard),
            res->shard_dropped ? " (the shard held nothing else and is gone)" : "",
            fmt_count(res->parameters, params, sizeof(params)),
            fmt_bytes(res->bytes, bytes, sizeof(bytes)));
     printf("%s %s\n", a->opt.out ? "wrote" : "trimmed in place:",
-           a->opt.out ? a->opt.out : a->path);
-}
-
-/* Adds key: s, or null when s is empty. */
-static bool add_text(cJSON *o, const char *key, const char *s)
-{
-    return *s ? cJSON_AddStringToObject(o, key, s) != NULL
-              : cJSON_AddNullToObject(o, key) != NULL;
-}
-
-/* {"path", "output", "trimmed", "reason", "tensor", "shard",
- *  "shard_dropped", "identical", "parameters", "bytes", "stale_removed"};
- * NULL when out of memory. */
-static cJSON *result_json(const trim_result *res, const struct args *a)
-{
-    cJSON *o = cJSON_CreateObject();
-    bool t = res->trimmed;
-    bool ok = o && cJSON_AddStringToObject(o, "path", a->path) &&
-              add_text(o, "output", a->opt.out ? a->opt.out : "") &&
-              cJSON_AddBoolToObject(o, "trimmed", t) &&
-              add_text(o, "reason", t ? "" : res->reason) &&
-              add_text(o, "tensor", t ? res->tensor : "") &&
-              add_text(o, "shard", t ? res->shard : "") &&
-              cJSON_AddBoolToObject(o, "shard_dropped", t && res->shard_dropped) &&
-              cJSON_AddBoolToObject(o, "identical", t && res->identical) &&
-              cJSON_AddNumberToObject(o, "parameters", t ? (double)res->parameters : 0) &&
-              cJSON_AddNumberToObject(o, "bytes", t ? (double)res->bytes : 0) &&
-              cJSON_AddNumberToObject(o, "stale_removed", res->stale);
-
-    if (!ok) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
+           cli_text(a->opt.out ? a->opt.out : a->path));
 }
 
 /* trim_run with a progress bar on a terminal (unless --quiet). */
@@ -140,22 +129,18 @@ int cmd_trim(int argc, char **argv)
     trim_result res;
     sut_error err;
     arch_table *t;
-    int i, rc = EXIT_USAGE;
+    int rc;
 
-    for (i = 1; i < argc; i++)
-        if (cli_is_help(argv[i])) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        }
-    if (parse(argc, argv, &a) != 0)
-        return EXIT_USAGE;
+    if ((rc = parse(argc, argv, &a)) != CLI_GO)
+        return rc;
+    rc = EXIT_USAGE;
     if (!(t = cli_arch_table(a.arch_file, &err)) ||
         trim_with_bar(&a, t, &res, &err) != 0) {
         cli_fail("trim", &err);
         goto out;
     }
     if (a.json)
-        rc = cli_print_json(result_json(&res, &a));
+        rc = cli_print_json(cli_json_trim(&res, a.path, a.opt.out));
     else {
         if (!a.quiet)
             print_result(&res, &a);

@@ -3,8 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suture/format.h"
 #include "suture/verify.h"
 #include "cli.h"
+#include "json_out.h"
+#include "opts.h"
 #include "progress.h"
 
 static const char usage[] =
@@ -15,9 +18,9 @@ static const char usage[] =
     "1 when some differ (each is named), 2 when it cannot run (no provenance,\n"
     "a source model missing).\n\n"
     "  --json         print the result as one JSON object\n"
-    "  --quiet        no progress bar\n"
+    "  -q, --quiet    no progress bar\n"
     "  --arch-file F  more architectures (a JSON family file)\n"
-    "  -j N           threads, 1 to 64 (default: the cores, at most 8)\n";
+    "  -j, --jobs N   threads, 1 to 64 (default: the cores, at most 8)\n";
 
 struct args {
     const char *path, *arch_file;
@@ -26,38 +29,44 @@ struct args {
     bool quiet;           /* no progress bar */
 };
 
+static int take(void *ctx, int id, const char *v)
+{
+    struct args *a = ctx;
+
+    switch (id) {
+    case CLI_JSON:
+        a->json = true;
+        return 0;
+    case CLI_QUIET:
+        a->quiet = true;
+        return 0;
+    case CLI_ARCH_FILE:
+        a->arch_file = v;
+        return 0;
+    case CLI_JOBS:
+        return cli_parse_jobs("verify", v, 64, &a->opt.threads);
+    default:
+        if (a->path)
+            return cli_usage_error("verify", "one OUT only ('%s' and '%s')",
+                                   cli_text(a->path),
+                                   cli_text(v));
+        a->path = v;
+        return 0;
+    }
+}
+
+/* CLI_GO to go on, EXIT_OK after --help, or EXIT_USAGE. */
 static int parse(int argc, char **argv, struct args *a)
 {
-    int i;
+    static const cli_opt opts[] = {CLI_ROW_JSON, CLI_ROW_QUIET, CLI_ROW_ARCH_FILE,
+                                   CLI_ROW_JOBS};
+    cli_parser cp = {"verify", opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, usage,
+                     NULL, take, a};
+    int rc = cli_opts_parse(&cp, argc, argv);
 
-    for (i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        bool more = i + 1 < argc;
-        char *end;
-        long n;
-        if (strcmp(s, "--json") == 0) {
-            a->json = true;
-        } else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0) {
-            a->quiet = true;
-        } else if (strcmp(s, "--arch-file") == 0 && more) {
-            a->arch_file = argv[++i];
-        } else if (strcmp(s, "-j") == 0 && more) {
-            n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > 64)
-                return cli_usage_error("verify", "-j wants a thread count from 1 to 64, "
-                                       "not '%s'", argv[i]);
-            a->opt.threads = (unsigned)n;
-        } else if (s[0] == '-' && s[1]) {
-            return cli_usage_error("verify", "unknown or incomplete option '%s'", s);
-        } else if (a->path) {
-            return cli_usage_error("verify", "one OUT only ('%s' and '%s')", a->path, s);
-        } else {
-            a->path = s;
-        }
-    }
-    if (!a->path)
+    if (rc == CLI_GO && !a->path)
         return cli_usage_error("verify", "no OUT given (see 'suture verify --help')");
-    return 0;
+    return rc;
 }
 
 static void print_text(const verify_report *r, const char *path)
@@ -65,9 +74,9 @@ static void print_text(const verify_report *r, const char *path)
     size_t i, n = verify_problem_count(r);
 
     for (i = 0; i < n; i++)
-        printf("mismatch: %s\n", verify_problem_at(r, i)->message);
+        printf("mismatch: %s\n", cli_text(verify_problem_at(r, i)->message));
     printf("%s: %zu tensors checked against %zu source model%s (%zu copied, %zu "
-           "recomputed): %s\n", path, verify_checked(r), verify_sources(r),
+           "recomputed): %s\n", cli_text(path), verify_checked(r), verify_sources(r),
            verify_sources(r) == 1 ? "" : "s", verify_copied(r), verify_recomputed(r),
            n == 0 ? "all match" : "MISMATCH");
 }
@@ -91,22 +100,18 @@ int cmd_verify(int argc, char **argv)
     sut_error err;
     arch_table *t = NULL;
     verify_report *r = NULL;
-    int i, rc = EXIT_USAGE;
+    int rc;
 
-    for (i = 1; i < argc; i++)
-        if (cli_is_help(argv[i])) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        }
-    if (parse(argc, argv, &a) != 0)
-        return EXIT_USAGE;
+    if ((rc = parse(argc, argv, &a)) != CLI_GO)
+        return rc;
+    rc = EXIT_USAGE;
     if (!(t = cli_arch_table(a.arch_file, &err)) ||
         !(r = verify_with_bar(&a, t, &err))) {
         cli_fail("verify", &err);
         goto out;
     }
     if (a.json) {
-        if (cli_print_json(verify_to_json(r)) != 0)
+        if (cli_print_json(cli_json_verify(r)) != 0)
             goto out;
     } else {
         print_text(r, a.path);

@@ -9,8 +9,33 @@
 
 int cli_fail(const char *verb, const sut_error *err)
 {
-    fprintf(stderr, "suture %s: %s\n", verb, err->msg);
+    fprintf(stderr, "suture %s: %s\n", verb, cli_text(err->msg));
     return EXIT_USAGE;
+}
+
+#define TEXT_SLOTS 8
+#define TEXT_MAX 4608
+
+const char *cli_text(const char *s)
+{
+    static char slots[TEXT_SLOTS][TEXT_MAX];
+    static unsigned next;
+    char *buf = slots[next++ % TEXT_SLOTS];
+
+    return fmt_text(s ? s : "", buf, TEXT_MAX);
+}
+
+int cli_print_text(const char *text)
+{
+    char *safe = fmt_escape_dup(text, FMT_LINES);
+
+    if (!safe) {
+        fprintf(stderr, "suture: out of memory\n");
+        return EXIT_USAGE;
+    }
+    fputs(safe, stdout);
+    free(safe);
+    return EXIT_OK;
 }
 
 int cli_usage_error(const char *verb, const char *fmt, ...)
@@ -28,14 +53,16 @@ int cli_usage_error(const char *verb, const char *fmt, ...)
 int cli_print_json(cJSON *root)
 {
     char *text = root ? cJSON_Print(root) : NULL;
+    char *safe = text ? fmt_escape_dup(text, FMT_JSON) : NULL;
 
     cJSON_Delete(root);
-    if (!text) {
+    free(text);
+    if (!safe) {
         fprintf(stderr, "suture: out of memory\n");
         return EXIT_USAGE;
     }
-    puts(text);
-    free(text);
+    puts(safe);
+    free(safe);
     return EXIT_OK;
 }
 

@@ -50,6 +50,7 @@ int main(int argc, char **argv)
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "suture: unknown command '%s' (see 'suture --help')\n", argv[1]);
+    fprintf(stderr, "suture: unknown command '%s' (see 'suture --help')\n",
+            cli_text(argv[1]));
     return EXIT_USAGE;
 }

@@ -1,12 +1,13 @@
 /* plan_args.h: the options `suture plan` and `suture build` share (the
  * recipe or -m/--slices, --arch-file, --allow-mixed, --shard-size,
- * --dtype), parsed in cmd_plan.c. */
+ * --dtype) and the plan they make. */
 #ifndef SUTURE_CLI_PLAN_ARGS_H
 #define SUTURE_CLI_PLAN_ARGS_H
 
 #include <stddef.h>
 
 #include "suture/plan.h"
+#include "opts.h"
 
 #define PLAN_ARGS_MODELS_MAX 64
 
@@ -19,14 +20,16 @@ struct plan_args {
     plan_options opt;
 };
 
+/* The option rows of the shared options (for cli_parser.more). */
+extern const cli_opt plan_args_opts[];
+extern const size_t plan_args_nopts;
+
 /* The usage lines of the shared options. */
 extern const char plan_args_usage[];
 
-/* Takes the shared option or operand at argv[*i] (and its value, advancing
- * *i). Returns 1 when taken, 0 when it is not a shared one, or EXIT_USAGE
- * after printing what is wrong. */
-int plan_args_take(const char *verb, int argc, char **argv, int *i,
-                   struct plan_args *a);
+/* Takes a shared option (a plan_args_opts id) or the RECIPE operand.
+ * 0, or EXIT_USAGE after printing what is wrong. */
+int plan_args_take(const char *verb, int id, const char *value, struct plan_args *a);
 
 /* Loads the recipe and the architectures and makes the plan. 0, or
  * EXIT_USAGE after printing the error. On success the caller frees *p,

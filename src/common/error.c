@@ -35,4 +35,5 @@ void sut_error_prefix(sut_error *err, const char *fmt, ...)
     if (n + 2 < sizeof(err->msg))
         snprintf(err->msg + n, sizeof(err->msg) - n, ": %.*s",
                  (int)(sizeof(err->msg) - n - 3), old);
+    sut_one_line(err->msg);     /* old may have been cut inside a character */
 }

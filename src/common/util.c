@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "suture/format.h"
 #include "util.h"
 #include "checked.h"
 
@@ -16,9 +17,7 @@ char *sut_strdup(const char *s)
 
 void sut_one_line(char *s)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            *s = '?';
+    fmt_escape(s, s, strlen(s) + 1, 0);
 }
 
 char *sut_path_join(const char *dir, const char *name)

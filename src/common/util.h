@@ -13,9 +13,8 @@
 /* strdup that returns NULL on NULL. Caller frees. */
 char *sut_strdup(const char *s);
 
-/* Replaces each control character of s (below 0x20, and 0x7f) with '?':
- * text taken from a file cannot break a message's line or reach a terminal
- * raw. */
+/* Escapes s in place with fmt_escape (format.h): text taken from a file
+ * cannot break a message's line or reach a terminal raw. */
 void sut_one_line(char *s);
 
 /* Joins a folder and a name with one '/'. Returns a new string (caller frees)

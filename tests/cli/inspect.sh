@@ -12,7 +12,7 @@ expect "no-path" 2 "suture inspect: missing PATH"
 run inspect a b
 expect "two-paths" 2 "unexpected argument 'b'"
 run inspect --bogus x
-expect "unknown-option" 2 "unexpected argument '--bogus'"
+expect "unknown-option" 2 "unknown option '--bogus'"
 run inspect "$T/none"
 expect "missing-path" 2 "suture inspect: $T/none: No such file or directory"
 mkdir "$T/empty"

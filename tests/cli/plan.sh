@@ -10,7 +10,7 @@ run plan
 expect plan-no-recipe 2 "no RECIPE and no --slices given"
 
 run plan --bogus
-expect plan-unknown-option 2 "unknown or incomplete option '--bogus'"
+expect plan-unknown-option 2 "unknown option '--bogus'"
 
 run plan --shard-size lots --slices 'a[0:1]' -m a=/nonexistent
 expect plan-bad-shard-size 2 "--shard-size wants a size such as 5GB or 500MB, not 'lots'"
