@@ -19,16 +19,18 @@
  * Its data is (scale == 1 and dtype equal to the output dtype) the source
  * bytes, else cv_apply(source dtype, output dtype, (float)scale) of them.
  *
- * Safety: everything is written into a staging folder beside OUT
- * (".NAME.suture-tmp-PID" in OUT's parent), every file and the folder are
- * fsynced, then it is renamed into place. An existing OUT is refused unless
- * force (then it must be a folder that is empty or holds config.json or
- * .safetensors files; the new one is swapped with it in one rename, so a
- * crash leaves one or the other at OUT, and the old one is removed; where
- * the file system cannot swap, the old one is renamed aside first). OUT equal to or inside an input model's folder, or an input
- * inside OUT, is refused (real paths compared). On failure the staging
- * folder is removed. A staging folder of OUT left by a process that no
- * longer runs is removed first (and reported). */
+ * Safety (see staging.h): everything is written into a staging folder
+ * beside OUT, every file and the folder are fsynced, then it is renamed into
+ * place. OUT is refused when it is, lies inside, or holds an input model's
+ * folder, or holds the real file of anything in one (devices and inodes
+ * compared). An existing OUT is refused unless force; then it must be a
+ * folder holding only files build writes (shards, index, config.json,
+ * tokenizer and generation files, README.md, suture-recipe.json) and no
+ * subfolder. It is swapped with the new one in one rename (a crash leaves
+ * one or the other at OUT) and removed; where the file system cannot swap,
+ * it is renamed aside first. A live build of the same OUT (holding its
+ * lock) is refused; what a dead one left is removed first (and reported).
+ * On failure the staging folder is removed. */
 #ifndef SUTURE_BUILD_H
 #define SUTURE_BUILD_H
 
