@@ -50,7 +50,7 @@ typedef sut_progress_fn build_progress_fn;
 typedef struct build_options {
     const char *out;            /* the output folder */
     bool force;                 /* replace an existing OUT */
-    unsigned jobs;              /* threads; 0: the number of cores */
+    unsigned jobs;              /* threads; 0: the cores online, at most 8 */
     build_progress_fn progress; /* or NULL */
     void *progress_ctx;
     /* When non-NULL: once *cancel is nonzero (set by a signal handler, or

@@ -116,7 +116,7 @@ static int start_meter(audit_report *r, const audit_options *opt, sut_error *err
     for (i = 0; i < r->nbases; i++)
         if (ck_add(total, model_data_bytes(r->bases[i].m), &total) != 0)
             total = UINT64_MAX;
-    return audit_meter_init(&r->meter, total, opt->progress, opt->progress_ctx, err);
+    return work_meter_init(&r->meter, total, opt->progress, opt->progress_ctx, err);
 }
 
 /* The hash-based checks. 0 or -1 (err set). */
@@ -149,7 +149,7 @@ static int check_model(audit_report *r, arch_table *arches,
         start_meter(r, opt, err) != 0)
         return -1;
     rc = check_hashes(r, arches, opt, err);
-    audit_meter_destroy(&r->meter);
+    work_meter_destroy(&r->meter);
     return rc;
 }
 

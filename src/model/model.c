@@ -626,3 +626,16 @@ uint64_t model_data_bytes(const model *m)
         sum += st_tensor_bytes(m->tensors[i].t);
     return sum;
 }
+
+const model_tensor *model_find_role(const model *m, bool output)
+{
+    const arch_family *f = model_arch(m);
+    size_t i;
+
+    for (i = 0; i < model_tensor_count(m); i++) {
+        const char *name = model_tensor_at(m, i)->t->name;
+        if (output ? arch_is_output(f, name) : arch_is_embed(f, name))
+            return model_tensor_at(m, i);
+    }
+    return NULL;
+}

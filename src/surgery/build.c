@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include "suture/build.h"
 #include "suture/convert.h"
 #include "suture/staging.h"
+#include "suture/work.h"
 #include "suture/xfer.h"
 #include "common/checked.h"
 #include "common/util.h"
@@ -23,7 +23,6 @@
 #define SUTURE_VERSION "unknown"
 #endif
 
-#define COPY_STEP (64u << 20)   /* bytes copied between progress calls */
 #define CONV_BUF (1u << 20)     /* the conversion buffer of a thread */
 #define JSON_MAX (100u << 20)
 #define INDEX_NAME "model.safetensors.index.json"
@@ -40,14 +39,7 @@ struct job {
     const staging *st;
     int **fds;                  /* [model][shard] source files, or -1 */
     char *models_meta;          /* "suture.models" */
-    pthread_mutex_t lock;
-    size_t next;                /* the next shard to write */
-    bool failed;
-    sut_error err;              /* the first failure */
-    uint64_t done, total;
-    build_progress_fn progress;
-    void *progress_ctx;
-    const volatile sig_atomic_t *cancel;
+    work_meter meter;           /* bytes written; the cancel flag */
 };
 
 static int note(build_report *rep, sut_error *err, const char *fmt, ...)
@@ -273,21 +265,6 @@ static char *sources_meta(const plan *p, const plan_shard *s)
 
 /* ---- streaming ---- */
 
-/* Counts n bytes written. -1 with err set when the build was cancelled. */
-static int advance(struct job *j, uint64_t n, sut_error *err)
-{
-    pthread_mutex_lock(&j->lock);
-    j->done += n;
-    if (j->progress)
-        j->progress(j->progress_ctx, j->done, j->total);
-    pthread_mutex_unlock(&j->lock);
-    if (j->cancel && *j->cancel) {
-        sut_error_set(err, "interrupted");
-        return -1;
-    }
-    return 0;
-}
-
 /* What the conversion callback needs. */
 struct conv {
     struct job *j;
@@ -308,7 +285,7 @@ static int convert_chunk(void *ctx, const void *buf, size_t n, sut_error *err)
         k = elems < per ? elems : per;
         cv_apply(c->in, c->out, c->scale, src, c->buf, k);
         if (st_writer_write(c->w, c->buf, k * c->out_size, err) != 0 ||
-            advance(c->j, k * c->out_size, err) != 0)
+            work_meter_add(&c->j->meter, k * c->out_size, err) != 0)
             return -1;
         src += k * c->in_size;
         elems -= k;
@@ -333,17 +310,25 @@ static int convert_tensor(struct conv *c, int fd, uint64_t off, uint64_t n,
     return 0;
 }
 
+/* What a copy step needs. */
+struct copy {
+    st_writer *w;
+    int fd;
+};
+
+static int copy_step(void *ctx, uint64_t off, uint64_t n, sut_error *err)
+{
+    struct copy *c = ctx;
+
+    return st_writer_copy(c->w, c->fd, off, n, err);
+}
+
 static int copy_tensor(struct job *j, st_writer *w, int fd, uint64_t off, uint64_t n,
                        sut_error *err)
 {
-    while (n > 0) {
-        uint64_t step = n < COPY_STEP ? n : COPY_STEP;
-        if (st_writer_copy(w, fd, off, step, err) != 0 || advance(j, step, err) != 0)
-            return -1;
-        off += step;
-        n -= step;
-    }
-    return 0;
+    struct copy c = {w, fd};
+
+    return work_steps(off, n, copy_step, &c, &j->meter, err);
 }
 
 static int stream_tensor(struct job *j, st_writer *w, const plan_tensor *t,
@@ -360,7 +345,7 @@ static int stream_tensor(struct job *j, st_writer *w, const plan_tensor *t,
         rc = copy_tensor(j, w, fd, off, n, err);
     else
         rc = convert_tensor(&c, fd, off, n, err);
-    if (rc != 0 && !(j->cancel && *j->cancel) && strstr(err->msg, st_path(f)) == NULL) {
+    if (rc != 0 && !(j->meter.cancel && *j->meter.cancel) && strstr(err->msg, st_path(f)) == NULL) {
         size_t len = strlen(err->msg);
         snprintf(err->msg + len, sizeof(err->msg) - len, " (source %s, tensor '%s')",
                  st_path(f), t->src->t->name);
@@ -393,8 +378,9 @@ out:
     return rc;
 }
 
-static int write_shard(struct job *j, size_t si, sut_error *err)
+static int write_shard(void *ctx, size_t si, sut_error *err)
 {
+    struct job *j = ctx;
     size_t ns, n, i;
     const plan_shard *s = &plan_shards(j->p, &ns)[si];
     const plan_tensor *t = plan_tensors(j->p, &n);
@@ -412,13 +398,10 @@ static int write_shard(struct job *j, size_t si, sut_error *err)
     for (i = s->first; i < s->first + s->count; i++) {
         if (stream_tensor(j, w, &t[i], buf, err) != 0)
             goto out;
-        pthread_mutex_lock(&j->lock);
-        if (j->failed) {
-            pthread_mutex_unlock(&j->lock);
+        if (j->meter.failed) {
             sut_error_set(err, "%s: stopped", s->name);
             goto out;
         }
-        pthread_mutex_unlock(&j->lock);
     }
     rc = st_writer_finish(w, err);
 out:
@@ -428,93 +411,32 @@ out:
     return rc;
 }
 
-static void *worker(void *arg)
-{
-    struct job *j = arg;
-    size_t ns;
-
-    plan_shards(j->p, &ns);
-    for (;;) {
-        sut_error err;
-        size_t si;
-        pthread_mutex_lock(&j->lock);
-        if (j->failed || j->next >= ns) {
-            pthread_mutex_unlock(&j->lock);
-            return NULL;
-        }
-        si = j->next++;
-        pthread_mutex_unlock(&j->lock);
-        if (write_shard(j, si, &err) == 0)
-            continue;
-        pthread_mutex_lock(&j->lock);
-        if (!j->failed) {
-            j->failed = true;
-            j->err = err;
-        }
-        pthread_mutex_unlock(&j->lock);
-        return NULL;
-    }
-}
-
-static unsigned thread_count(const build_options *opt, size_t shards)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned n = opt->jobs ? opt->jobs : cores > 0 ? (unsigned)cores : 1;
-
-    if (n > shards)
-        n = (unsigned)shards;
-    return n ? n : 1;
-}
-
 /* Writes every shard into the staging folder, in parallel. */
 static int write_shards(const plan *p, const build_options *opt, const staging *st,
                         sut_error *err)
 {
-    struct job j;
-    pthread_t *th = NULL;
-    size_t ns, started = 0, i;
-    unsigned nt;
+    struct job j = {.p = p, .st = st};
+    size_t ns;
     int rc = -1;
 
-    memset(&j, 0, sizeof(j));
     plan_shards(p, &ns);
-    nt = thread_count(opt, ns);
-    j.p = p;
-    j.st = st;
-    j.total = plan_bytes(p);
-    j.progress = opt->progress;
-    j.progress_ctx = opt->progress_ctx;
-    j.cancel = opt->cancel;
-    if (pthread_mutex_init(&j.lock, NULL) != 0) {
-        sut_error_set(err, "cannot create a lock");
+    if (work_meter_init(&j.meter, plan_bytes(p), opt->progress, opt->progress_ctx, err) != 0)
         return -1;
-    }
+    j.meter.cancel = opt->cancel;
     if (!(j.fds = open_sources(p, err)))
         goto out;
-    if (!(j.models_meta = models_meta(p)) || !(th = calloc(nt, sizeof(*th)))) {
+    if (!(j.models_meta = models_meta(p))) {
         sut_error_set(err, "out of memory");
         goto out;
     }
-    for (i = 1; i < nt; i++, started++)
-        if (pthread_create(&th[i - 1], NULL, worker, &j) != 0)
-            break;
-    worker(&j);
-    for (i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    if (j.failed) {
-        *err = j.err;
+    if (work_parallel(ns, opt->jobs, write_shard, &j, &j.meter, err) != 0 ||
+        work_meter_add(&j.meter, 0, err) != 0)
         goto out;
-    }
-    if (j.cancel && *j.cancel) {
-        sut_error_set(err, "interrupted");
-        goto out;
-    }
     rc = 0;
 out:
     close_sources(p, j.fds);
     free(j.models_meta);
-    free(th);
-    pthread_mutex_destroy(&j.lock);
+    work_meter_destroy(&j.meter);
     return rc;
 }
 

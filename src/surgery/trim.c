@@ -14,15 +14,14 @@
 #include "suture/model.h"
 #include "suture/safetensors.h"
 #include "suture/staging.h"
+#include "suture/work.h"
 #include "suture/xfer.h"
-#include "audit/audit_int.h"
 #include "common/checked.h"
 #include "common/util.h"
 
 #define INDEX_NAME "model.safetensors.index.json"
 #define JSON_MAX (100u << 20)
 #define LINK_MIN (1 << 20)
-#define COPY_STEP (64u << 20)  /* bytes copied between progress calls */
 
 struct trim {
     model *m;
@@ -73,8 +72,8 @@ static int open_model(struct trim *t, const char *path, arch_table *arches,
                                          : "no config.json");
         return -1;
     }
-    t->head = audit_find_role(t->m, true);
-    t->emb = audit_find_role(t->m, false);
+    t->head = model_find_role(t->m, true);
+    t->emb = model_find_role(t->m, false);
     if (model_issue_count(t->m) > 0 && (!t->head || !resumable(t->m, t->head->t->name))) {
         sut_error_set(err, "%s (see suture audit)", model_issue_at(t->m, 0)->message);
         return -1;
@@ -196,52 +195,45 @@ static int copy_meta(st_writer *w, const st_file *f, const char *head, sut_error
     return 0;
 }
 
-/* The bytes copied so far of the total, for the progress callback. */
-struct copied {
-    const struct trim *t;
-    uint64_t done, total;
+/* What a copy step needs. */
+struct copy {
+    st_writer *w;
+    int fd;
 };
 
-/* Copies len bytes at off of fd, COPY_STEP bytes at a time. */
-static int copy_run(st_writer *w, int fd, uint64_t off, uint64_t len, struct copied *c,
-                    sut_error *err)
+static int copy_step(void *ctx, uint64_t off, uint64_t n, sut_error *err)
 {
-    while (len > 0) {
-        uint64_t step = len < COPY_STEP ? len : COPY_STEP;
-        if (st_writer_copy(w, fd, off, step, err) != 0)
-            return -1;
-        c->done += step;
-        if (c->t->progress)
-            c->t->progress(c->t->progress_ctx, c->done, c->total);
-        off += step;
-        len -= step;
-    }
-    return 0;
+    struct copy *c = ctx;
+
+    return st_writer_copy(c->w, c->fd, off, n, err);
 }
 
 /* Copies the tensors' data in runs of adjacent ranges. */
 static int copy_data(const struct trim *t, st_writer *w, const st_file *f,
                      const st_tensor **ts, size_t n, sut_error *err)
 {
-    int fd = open(st_path(f), O_RDONLY | O_CLOEXEC);
-    struct copied c = {t, 0, 0};
+    struct copy c = {w, open(st_path(f), O_RDONLY | O_CLOEXEC)};
+    work_meter meter;
+    uint64_t total = 0;
     size_t i = 0, j;
-    int rc = 0;
+    int rc;
 
-    if (fd < 0) {
+    if (c.fd < 0) {
         sut_error_set(err, "%s: cannot open: %s", st_path(f), strerror(errno));
         return -1;
     }
     for (j = 0; j < n; j++)
-        c.total += ts[j]->end - ts[j]->begin;
+        total += ts[j]->end - ts[j]->begin;
+    rc = work_meter_init(&meter, total, t->progress, t->progress_ctx, err);
     while (rc == 0 && i < n) {
         for (j = i; j + 1 < n && ts[j + 1]->begin == ts[j]->end; j++)
             ;
-        rc = copy_run(w, fd, st_data_start(f) + ts[i]->begin, ts[j]->end - ts[i]->begin,
-                      &c, err);
+        rc = work_steps(st_data_start(f) + ts[i]->begin, ts[j]->end - ts[i]->begin,
+                        copy_step, &c, &meter, err);
         i = j + 1;
     }
-    close(fd);
+    work_meter_destroy(&meter);
+    close(c.fd);
     return rc;
 }
 

@@ -12,7 +12,7 @@
 #include "suture/model.h"
 #include "suture/convert.h"
 #include "suture/xfer.h"
-#include "audit/audit_int.h"
+#include "suture/work.h"
 #include "common/checked.h"
 #include "common/util.h"
 
@@ -45,7 +45,7 @@ struct verify_report {
     verify_problem *problems;
     size_t nproblems;
     bool oom;
-    audit_meter meter;     /* bytes read, output and source */
+    work_meter meter;     /* bytes read, output and source */
 };
 
 /* ---- the report ---- */
@@ -391,14 +391,14 @@ static uint64_t data_offset(const model *m, const model_tensor *t)
 }
 
 /* Hashes a tensor's data, counting the bytes into meter. */
-static int hash_of(const model *m, const model_tensor *t, audit_meter *meter, xfer_hash *h,
+static int hash_of(const model *m, const model_tensor *t, work_meter *meter, xfer_hash *h,
                    sut_error *err)
 {
     int fd = open_ro(m, t, err), rc;
 
     if (fd < 0)
         return -1;
-    rc = audit_hash_range(fd, data_offset(m, t), st_tensor_bytes(t->t), meter, h, err);
+    rc = work_hash_range(fd, data_offset(m, t), st_tensor_bytes(t->t), meter, h, err);
     close(fd);
     if (rc != 0)
         sut_error_prefix(err, "%s: tensor '%s'", model_shard_name(m, t->shard), t->t->name);
@@ -420,7 +420,7 @@ static char *format(const char *fmt, ...)
 
 struct recompute {
     const struct item *it;
-    audit_meter *meter;
+    work_meter *meter;
     uint64_t counted;      /* bytes read so far, source and output */
     int fd;                /* the output shard */
     uint64_t off;          /* where the next output bytes are */
@@ -466,7 +466,7 @@ static int compare_chunk(void *ctx, const void *buf, size_t n, sut_error *err)
     c->off += bytes;
     c->done += elems;
     c->counted += n + bytes;
-    audit_meter_add(c->meter, n + bytes);
+    work_meter_add(c->meter, n + bytes, NULL);
     return 0;
 }
 
@@ -477,7 +477,7 @@ static uint64_t item_bytes(const struct item *it)
 }
 
 /* Recomputes a scaled or converted tensor and compares it. */
-static int check_recomputed(struct item *it, const model *out, audit_meter *meter,
+static int check_recomputed(struct item *it, const model *out, work_meter *meter,
                             sut_error *err)
 {
     struct recompute c = {.it = it, .meter = meter, .fd = -1, .bad = -1};
@@ -511,7 +511,7 @@ static int check_recomputed(struct item *it, const model *out, audit_meter *mete
                          it->from->t->name);
     }
     if (rc == 0)
-        audit_meter_add(meter, item_bytes(it) - c.counted);
+        work_meter_add(meter, item_bytes(it) - c.counted, NULL);
 out:
     if (c.fd >= 0)
         close(c.fd);
@@ -522,7 +522,7 @@ out:
     return rc;
 }
 
-static int check_copied(struct item *it, const model *out, audit_meter *meter,
+static int check_copied(struct item *it, const model *out, work_meter *meter,
                         sut_error *err)
 {
     xfer_hash a, b;
@@ -563,11 +563,11 @@ static int check_items(verify_report *r, const verify_options *opt, sut_error *e
     for (i = 0; i < r->nitems; i++)
         if (ck_add(total, item_bytes(&r->items[i]), &total) != 0)
             total = UINT64_MAX;
-    if (audit_meter_init(&r->meter, total, opt ? opt->progress : NULL,
+    if (work_meter_init(&r->meter, total, opt ? opt->progress : NULL,
                          opt ? opt->progress_ctx : NULL, err) != 0)
         return -1;
-    rc = audit_parallel(r->nitems, opt ? opt->threads : 0, check_item, r, err);
-    audit_meter_destroy(&r->meter);
+    rc = work_parallel(r->nitems, opt ? opt->threads : 0, check_item, r, NULL, err);
+    work_meter_destroy(&r->meter);
     return rc;
 }
 

@@ -827,7 +827,7 @@ START_TEST(hash_range_counts_by_chunk)
     unsigned char *buf = malloc(n);
     char path[300];
     tu_progress p = {0};
-    audit_meter meter;
+    work_meter meter;
     xfer_hash got, want;
     sut_error err;
     int fd;
@@ -840,9 +840,9 @@ START_TEST(hash_range_counts_by_chunk)
     free(buf);
     fd = open(path, O_RDONLY);
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(audit_meter_init(&meter, n - 3, tu_progress_record, &p, &err), 0);
-    ck_assert_int_eq(audit_hash_range(fd, 3, n - 3, &meter, &got, &err), 0);
-    audit_meter_destroy(&meter);
+    ck_assert_int_eq(work_meter_init(&meter, n - 3, tu_progress_record, &p, &err), 0);
+    ck_assert_int_eq(work_hash_range(fd, 3, n - 3, &meter, &got, &err), 0);
+    work_meter_destroy(&meter);
     ck_assert_int_eq(xfer_hash_range(fd, 3, n - 3, &want, &err), 0);
     close(fd);
     ck_assert(got.lo == want.lo && got.hi == want.hi);
