@@ -26,4 +26,9 @@ void sut_error_set(sut_error *err, const char *fmt, ...)
 void sut_error_prefix(sut_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Replaces each control character of s (below 0x20, and 0x7f) with '?':
+ * text taken from a file cannot break a message's line or reach a terminal
+ * raw. */
+void sut_one_line(char *s);
+
 #endif

@@ -4,7 +4,13 @@
 #include <string.h>
 
 #include "suture/error.h"
-#include "util.h"
+
+void sut_one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
 
 void sut_error_set(sut_error *err, const char *fmt, ...)
 {

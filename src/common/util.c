@@ -14,13 +14,6 @@ char *sut_strdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-void sut_one_line(char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            *s = '?';
-}
-
 char *sut_path_join(const char *dir, const char *name)
 {
     size_t a = strlen(dir), b = strlen(name);

@@ -13,11 +13,6 @@
 /* strdup that returns NULL on NULL. Caller frees. */
 char *sut_strdup(const char *s);
 
-/* Replaces each control character of s (below 0x20, and 0x7f) with '?':
- * text taken from a file cannot break a message's line or reach a terminal
- * raw. */
-void sut_one_line(char *s);
-
 /* Joins a folder and a name with one '/'. Returns a new string (caller frees)
  * or NULL when out of memory. */
 char *sut_path_join(const char *dir, const char *name);
