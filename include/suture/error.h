@@ -31,4 +31,7 @@ void sut_error_prefix(sut_error *err, const char *fmt, ...)
  * raw. */
 void sut_one_line(char *s);
 
+/* Sets err to "WHAT: out of memory" ("out of memory" when what is NULL). */
+void sut_error_oom(sut_error *err, const char *what);
+
 #endif

@@ -54,7 +54,7 @@ static int check_hashes(audit_report *r, arch_table *arches,
         return -1;
     audit_check_params(r);
     if (audit_find_duplicates(r) != 0) {
-        sut_error_set(err, "%s: out of memory", r->path);
+        sut_error_oom(err, r->path);
         return -1;
     }
     if (opt->nbases > 0 && audit_trace(r, arches, opt, err) != 0)
@@ -88,7 +88,7 @@ audit_report *audit_run(const char *path, arch_table *arches,
     if (!opt)
         opt = &defaults;
     if (!r || !(r->path = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", path);
+        sut_error_oom(err, path);
         goto fail;
     }
     opened = open_model(r, arches, err);
@@ -97,7 +97,7 @@ audit_report *audit_run(const char *path, arch_table *arches,
     if (opened > 0 && check_model(r, arches, opt, err) != 0)
         goto fail;
     if (r->oom) {
-        sut_error_set(err, "%s: out of memory", path);
+        sut_error_oom(err, path);
         goto fail;
     }
     return r;

@@ -213,7 +213,7 @@ static int hash_model(const model *m, unsigned threads, work_meter *meter,
         fds[i] = -1;
     if (!fds || !j.order || !j.before || !j.runs ||
         pthread_mutex_init(&j.lock, NULL) != 0) {
-        sut_error_set(err, "%s: out of memory", model_path(m));
+        sut_error_oom(err, model_path(m));
         goto out;
     }
     deal(&j, n);
@@ -294,14 +294,14 @@ int audit_hash_fill(audit_hashed *h, unsigned threads, work_meter *meter,
     if (ck_array(n ? n : 1, sizeof(*h->hashes), &size) != 0 ||
         !(h->hashes = calloc(1, size)) ||
         !(h->layer_keys = calloc(nl ? nl : 1, sizeof(*h->layer_keys)))) {
-        sut_error_set(err, "%s: out of memory", model_path(h->m));
+        sut_error_oom(err, model_path(h->m));
         return -1;
     }
     if (hash_model(h->m, threads, meter, h->hashes, err) != 0)
         return -1;
     for (i = 0; i < nl; i++)
         if (layer_key(h, i, &h->layer_keys[i]) != 0) {
-            sut_error_set(err, "%s: out of memory", model_path(h->m));
+            sut_error_oom(err, model_path(h->m));
             return -1;
         }
     return 0;

@@ -42,3 +42,11 @@ void sut_error_prefix(sut_error *err, const char *fmt, ...)
         snprintf(err->msg + n, sizeof(err->msg) - n, ": %.*s",
                  (int)(sizeof(err->msg) - n - 3), old);
 }
+
+void sut_error_oom(sut_error *err, const char *what)
+{
+    if (what)
+        sut_error_set(err, "%s: out of memory", what);
+    else
+        sut_error_set(err, "out of memory");
+}

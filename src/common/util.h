@@ -13,6 +13,10 @@
 /* strdup that returns NULL on NULL. Caller frees. */
 char *sut_strdup(const char *s);
 
+/* True for a plain file name of a folder: not empty, no '/' or '\\', not
+ * "." or "..". (A shard name from an index must be one.) */
+bool sut_plain_name(const char *name);
+
 /* Joins a folder and a name with one '/'. Returns a new string (caller frees)
  * or NULL when out of memory. */
 char *sut_path_join(const char *dir, const char *name);

@@ -225,7 +225,7 @@ staging *stage_new(const char *out, sut_error *err)
     free(copy);
     return s;
 oom:
-    sut_error_set(err, "%s: out of memory", out);
+    sut_error_oom(err, out);
 fail:
     free(copy);
     stage_free(s);
@@ -475,14 +475,14 @@ static int add_stale(staging *s, const char *path, long pid, sut_error *err)
     char *line;
 
     if (!grown) {
-        sut_error_set(err, "%s: out of memory", path);
+        sut_error_oom(err, path);
         return -1;
     }
     s->stale = grown;
     line = pid ? fmt_path("%s, left by a run that no longer exists (pid %ld)", path, pid)
                : fmt_path("%s, left by a run that no longer exists", path);
     if (!line) {
-        sut_error_set(err, "%s: out of memory", path);
+        sut_error_oom(err, path);
         return -1;
     }
     s->stale[s->nstale++] = line;
@@ -507,7 +507,7 @@ static int remove_stale(staging *s, sut_error *err)
         if (pid == 0)
             continue;
         if (!(path = sut_path_join(s->parent, e->d_name))) {
-            sut_error_set(err, "%s: out of memory", s->parent);
+            sut_error_oom(err, s->parent);
             rc = -1;
         } else if (stage_remove_tree(path) != 0) {
             sut_error_set(err, "%s: cannot remove a stale staging folder: %s", path,
@@ -642,6 +642,6 @@ int stage_commit(staging *s, bool replace, char **notes, sut_error *err)
     return 0;
 oom:
     unlock(s);
-    sut_error_set(err, "%s: out of memory", s->out);
+    sut_error_oom(err, s->out);
     return -1;
 }

@@ -113,7 +113,7 @@ int work_parallel(size_t n, unsigned threads, work_job_fn fn, void *ctx,
     if (threads > n)
         threads = n ? (unsigned)n : 1;
     if (!(tid = calloc(threads, sizeof(*tid)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     pthread_mutex_init(&p.lock, NULL);
@@ -192,7 +192,7 @@ static int hash_bytes(int fd, uint64_t off, uint64_t len, work_meter *meter,
     int rc = -1;
 
     if (!h.st || XXH3_128bits_reset(h.st) != XXH_OK) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         goto out;
     }
     rc = fd < 0 ? hash_zeros(&h, len, err) : xfer_read(fd, off, len, 1, hasher_take, &h, err);

@@ -213,7 +213,7 @@ int arch_family_compile(arch_family *f, sut_error *err)
 
     if (!c || !(c->mctx = pcre2_match_context_create(NULL))) {
         arch_compiled_free(c);
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     f->priv = c;
@@ -270,7 +270,7 @@ static arch_family *from_builtin(const builtin *b, sut_error *err)
     return f;
 oom:
     arch_family_free(f);
-    sut_error_set(err, "out of memory");
+    sut_error_oom(err, NULL);
     return NULL;
 }
 
@@ -310,7 +310,7 @@ arch_table *arch_table_new(sut_error *err)
 
     if (!t || arch_reserve(t, n) != 0) {
         arch_table_free(t);
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return NULL;
     }
     for (i = 0; i < n; i++) {

@@ -211,7 +211,7 @@ static arch_family *infer_family(const char *const *names, size_t n,
     }
     return f;
 oom:
-    sut_error_set(err, "out of memory");
+    sut_error_oom(err, NULL);
 fail:
     arch_family_free(f);
     return NULL;
@@ -265,7 +265,7 @@ const arch_family *arch_infer(arch_table *t, const char *const *names,
     }
     if (arch_push(&t->owned, &t->nowned, f) != 0) {
         arch_family_free(f);
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return NULL;
     }
     return f;

@@ -49,7 +49,7 @@ static int get_string(const cJSON *obj, const char *key, bool required,
         return -1;
     }
     if (!(*out = strdup(item->valuestring))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     return 0;
@@ -80,7 +80,7 @@ bad:
     sut_error_set(err, "field '%s': not a list of non-empty strings", key);
     return -1;
 oom:
-    sut_error_set(err, "out of memory");
+    sut_error_oom(err, NULL);
     return -1;
 }
 
@@ -155,7 +155,7 @@ static int parse_fields(const cJSON *obj, arch_family *f, sut_error *err)
         get_scalars(obj, f, err))
         return -1;
     if (!f->layer_count_key && !(f->layer_count_key = strdup("num_hidden_layers"))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     return arch_family_compile(f, err);
@@ -173,7 +173,7 @@ static arch_family *parse_family(const cJSON *obj, size_t pos,
         return NULL;
     }
     if (!(f = calloc(1, sizeof(*f)))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         return NULL;
     }
     if (get_string(obj, "name", true, &f->name, err) != 0) {
@@ -246,7 +246,7 @@ int arch_table_load_json(arch_table *t, const cJSON *root, const char *label,
     rc = 0;
     goto out;
 oom:
-    sut_error_set(err, "%s: out of memory", label);
+    sut_error_oom(err, label);
 out:
     for (i = 0; i < n; i++)
         arch_family_free(made[i]);

@@ -60,7 +60,7 @@ static int note(build_report *rep, sut_error *err, const char *fmt, ...)
     if (!grown || !(grown[rep->nnotes] = strdup(buf))) {
         if (grown)
             rep->notes = grown;
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     rep->notes = grown;
@@ -142,7 +142,7 @@ static int write_json(const char *dir, const char *name, const cJSON *root,
     int rc = -1;
 
     if ((f && fclose(f) != 0) || !ok || !path)
-        sut_error_set(err, "%s: out of memory", name);
+        sut_error_oom(err, name);
     else
         rc = sut_write_file(path, text, len, err);
     free(text);
@@ -213,7 +213,7 @@ static int **open_sources(const plan *p, sut_error *err)
     }
     return fds;
 oom:
-    sut_error_set(err, "out of memory");
+    sut_error_oom(err, NULL);
 fail:
     close_sources(p, fds);
     return NULL;
@@ -361,7 +361,7 @@ static int declare(struct job *j, st_writer *w, const plan_shard *s, sut_error *
     int rc = -1;
 
     if (!sources) {
-        sut_error_set(err, "%s: out of memory", s->name);
+        sut_error_oom(err, s->name);
         return -1;
     }
     if (st_writer_meta(w, "suture.version", SUTURE_VERSION, err) != 0 ||
@@ -390,7 +390,7 @@ static int write_shard(void *ctx, size_t si, sut_error *err)
     int rc = -1;
 
     if (!path || !buf) {
-        sut_error_set(err, "%s: out of memory", s->name);
+        sut_error_oom(err, s->name);
         goto out;
     }
     if (!(w = st_writer_create(path, err)) || declare(j, w, s, err) != 0)
@@ -426,7 +426,7 @@ static int write_shards(const plan *p, const build_options *opt, const staging *
     if (!(j.fds = open_sources(p, err)))
         goto out;
     if (!(j.models_meta = models_meta(p))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         goto out;
     }
     if (work_parallel(ns, opt->jobs, write_shard, &j, &j.meter, err) != 0 ||
@@ -441,12 +441,6 @@ out:
 }
 
 /* ---- the other files ---- */
-
-static int cmp_tensor_name(const void *a, const void *b)
-{
-    return strcmp((*(const plan_tensor *const *)a)->name,
-                  (*(const plan_tensor *const *)b)->name);
-}
 
 static int write_index(const plan *p, const char *dir, sut_error *err)
 {
@@ -469,13 +463,13 @@ static int write_index(const plan *p, const char *dir, sut_error *err)
     for (i = 0; ok && i < n; i++)
         sorted[i] = &t[i];
     if (ok)
-        qsort(sorted, n, sizeof(*sorted), cmp_tensor_name);
+        qsort(sorted, n, sizeof(*sorted), plan_tensor_cmp_name);
     for (i = 0; ok && i < n; i++)
         ok = cJSON_AddStringToObject(map, sorted[i]->name, s[sorted[i]->shard].name) != NULL;
     if (ok)
         rc = write_json(dir, INDEX_NAME, root, err);
     else
-        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        sut_error_oom(err, INDEX_NAME);
     free(sorted);
     cJSON_Delete(root);
     return rc;
@@ -510,7 +504,7 @@ static int copy_tokenizer(const plan *p, const char *dir, build_report *rep,
         src = sut_path_join(from, e->d_name);
         dst = sut_path_join(dir, e->d_name);
         if (!src || !dst) {
-            sut_error_set(err, "out of memory");
+            sut_error_oom(err, NULL);
             rc = -1;
         } else if (stat(src, &st) == 0 && S_ISREG(st.st_mode)) {
             rc = stage_copy_file(src, dst, 0644, err);
@@ -556,7 +550,7 @@ static int write_readme(const plan *p, const char *dir, const char *base,
 
     if (!text || !recipe_json || !(f = open_memstream(&buf, &len)) ||
         !(path = sut_path_join(dir, "README.md"))) {
-        sut_error_set(err, "README.md: out of memory");
+        sut_error_oom(err, "README.md");
         goto out;
     }
     fprintf(f, "---\nlibrary_name: transformers\ntags:\n- suture\n- merge\n---\n\n");
@@ -570,7 +564,7 @@ static int write_readme(const plan *p, const char *dir, const char *base,
     fprintf(f, "## Plan\n\n```text\n%s```\n\n## Recipe\n\n```json\n", text);
     if (!print_json(f, recipe_json, 0) || fprintf(f, "\n```\n") < 0 || fclose(f) != 0) {
         f = NULL;
-        sut_error_set(err, "README.md: out of memory");
+        sut_error_oom(err, "README.md");
         goto out;
     }
     f = NULL;
@@ -599,7 +593,7 @@ static int write_extras(const plan *p, const staging *st, build_report *rep,
         write_readme(p, stage_dir(st), stage_name(st), err) != 0)
         return -1;
     if (!(rj = saved_recipe(p))) {
-        sut_error_set(err, "suture-recipe.json: out of memory");
+        sut_error_oom(err, "suture-recipe.json");
         return -1;
     }
     rc = write_json(stage_dir(st), "suture-recipe.json", rj, err);
@@ -630,7 +624,7 @@ static int check_out(const plan *p, const staging *st, bool force, sut_error *er
     int rc;
 
     if (!in) {
-        sut_error_set(err, "%s: out of memory", stage_out(st));
+        sut_error_oom(err, stage_out(st));
         return -1;
     }
     for (i = 0; i < r->nmodels; i++)

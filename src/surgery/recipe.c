@@ -141,7 +141,7 @@ int rc_add_scale(recipe_slice *s, const char *match, const double *values,
     s->scales[s->nscales++] = sc;
     return 0;
 oom:
-    sut_error_set(err, "out of memory");
+    sut_error_oom(err, NULL);
 fail:
     free(sc.match);
     free(sc.values);

@@ -40,7 +40,7 @@ static int fail(const jctx *c, const char *where, const char *fmt, ...)
 
 static int oom(const jctx *c)
 {
-    sut_error_set(c->err, "%s: out of memory", c->label);
+    sut_error_oom(c->err, c->label);
     return -1;
 }
 

@@ -37,7 +37,7 @@ recipe *recipe_load(const char *path, sut_error *err)
         return NULL;
     dir = folder_of(path, &oom);
     if (oom) {
-        sut_error_set(err, "%s: out of memory", path);
+        sut_error_oom(err, path);
         goto out;
     }
     if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
@@ -49,7 +49,7 @@ recipe *recipe_load(const char *path, sut_error *err)
     else
         r = recipe_parse_mergekit(text, len, path, dir, err);
     if (r && !(r->path = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", path);
+        sut_error_oom(err, path);
         recipe_free(r);
         r = NULL;
     }

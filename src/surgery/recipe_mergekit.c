@@ -108,7 +108,7 @@ static int fail(const mctx *c, const char *where, const char *fmt, ...)
 
 static int oom(const mctx *c)
 {
-    sut_error_set(c->err, "%s: out of memory", c->label);
+    sut_error_oom(c->err, c->label);
     return -1;
 }
 

@@ -247,7 +247,7 @@ static int write_shard(const struct trim *t, const char *dst, sut_error *err)
     int rc = -1;
 
     if (!ts) {
-        sut_error_set(err, "%s: out of memory", dst);
+        sut_error_oom(err, dst);
         goto out;
     }
     for (i = 0; i < count; i++)
@@ -330,13 +330,13 @@ static int write_index(const struct trim *t, const char *dst, sut_error *err)
     cJSON_DeleteItemFromObjectCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(root, "weight_map"), t->head->t->name);
     if (set_total(root, total) != 0 || !(text = cJSON_Print(root)) || !(out = hf_layout(text))) {
-        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        sut_error_oom(err, INDEX_NAME);
         goto out;
     }
     rc = sut_write_file(dst, out, strlen(out), err);
 out:
     if (!src)
-        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        sut_error_oom(err, INDEX_NAME);
     cJSON_Delete(root);
     free(text);
     free(out);
@@ -363,7 +363,7 @@ static int commit_in_place(const struct trim *t, const char *tmp_shard,
     int rc = -1;
 
     if (!shard || !index) {
-        sut_error_set(err, "%s: out of memory", dir);
+        sut_error_oom(err, dir);
         goto out;
     }
     if (tmp_index && (rename_in(tmp_index, index, err) != 0 || sut_fsync_dir(dir, err) != 0))
@@ -389,7 +389,7 @@ static int trim_in_place(const struct trim *t, trim_result *res, sut_error *err)
 
     res->stale = stage_clean_dir(dir);
     if (!tmp_shard || (model_index_name(t->m) && !tmp_index)) {
-        sut_error_set(err, "%s: out of memory", dir);
+        sut_error_oom(err, dir);
         goto out;
     }
     if ((!t->drop && write_shard(t, tmp_shard, err) != 0) ||
@@ -433,7 +433,7 @@ static int copy_entry(const char *src, const char *dst, const char *name,
     int rc = -1;
 
     if (!from || !to) {
-        sut_error_set(err, "%s: out of memory", src);
+        sut_error_oom(err, src);
         goto out;
     }
     if (stat(from, &st) != 0) {
@@ -509,7 +509,7 @@ static int fill_staging(const struct trim *t, const char *dir, sut_error *err)
     int rc = -1;
 
     if (!shard || !index)
-        sut_error_set(err, "%s: out of memory", dir);
+        sut_error_oom(err, dir);
     else if (copy_tree(model_dir(t->m), dir, t, true, err) == 0 &&
              (t->drop || write_shard(t, shard, err) == 0) &&
              (!model_index_name(t->m) || write_index(t, index, err) == 0))

@@ -168,7 +168,7 @@ static int read_models(verify_report *r, const char *shard, const char *text,
         if (s)
             continue;
         if (!(grown = realloc(r->sources, (r->nsources + 1) * sizeof(*grown)))) {
-            sut_error_set(err, "%s: out of memory", shard);
+            sut_error_oom(err, shard);
             goto out;
         }
         r->sources = grown;
@@ -176,7 +176,7 @@ static int read_models(verify_report *r, const char *shard, const char *text,
         *s = (struct source){strdup(it->string), strdup(it->valuestring), NULL};
         r->nsources++;
         if (!s->name || !s->path) {
-            sut_error_set(err, "%s: out of memory", shard);
+            sut_error_oom(err, shard);
             goto out;
         }
     }
@@ -228,12 +228,6 @@ static int read_origin(const cJSON *e, const char *shard, struct origin *o,
     return 0;
 }
 
-static bool same_shape(const st_tensor *a, const st_tensor *b)
-{
-    return a->ndim == b->ndim &&
-           (a->ndim == 0 || memcmp(a->shape, b->shape, a->ndim * sizeof(uint64_t)) == 0);
-}
-
 /* Checks what can be told from headers; 0 when the item is to be read. */
 static int plan_item(verify_report *r, struct item *it, const struct origin *o,
                      const char *shard)
@@ -247,7 +241,7 @@ static int plan_item(verify_report *r, struct item *it, const struct origin *o,
                     it->src->path);
         return -1;
     }
-    if (it->from->t->dtype != o->dtype || !same_shape(it->from->t, out)) {
+    if (it->from->t->dtype != o->dtype || !st_same_shape(it->from->t, out)) {
         add_problem(r, shard, out->name, "%s: tensor '%s': source %s '%s' is %s now, "
                     "recorded as %s, output %s", shard, out->name, it->src->name,
                     o->tensor, st_dtype_name(it->from->t->dtype), st_dtype_name(o->dtype),
@@ -335,7 +329,7 @@ static int read_provenance(verify_report *r, arch_table *arches, sut_error *err)
 
     r->items = calloc(model_tensor_count(r->m) + 1, sizeof(*r->items));
     if (!sources || !r->items) {
-        sut_error_set(err, "%s: out of memory", r->path);
+        sut_error_oom(err, r->path);
         goto out;
     }
     for (i = 0; i < ns; i++) {
@@ -430,28 +424,14 @@ struct recompute {
     long long bad;         /* first differing element, or -1 */
 };
 
-static int read_at(int fd, char *buf, size_t n, uint64_t off)
-{
-    size_t done = 0;
-
-    while (done < n) {
-        ssize_t k = pread(fd, buf + done, n - done, (off_t)(off + done));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        done += (size_t)k;
-    }
-    return 0;
-}
-
 static int compare_chunk(void *ctx, const void *buf, size_t n, sut_error *err)
 {
     struct recompute *c = ctx;
     size_t elems = n / c->in_size, bytes = elems * c->out_size, i;
 
     cv_apply(c->it->from->t->dtype, c->it->out->t->dtype, c->it->scale, buf, c->want, elems);
-    if (read_at(c->fd, c->got, bytes, c->off) != 0) {
+    errno = 0;
+    if (xfer_pread(c->fd, c->got, bytes, c->off) != (ssize_t)bytes) {
         sut_error_set(err, "read failed: %s", errno ? strerror(errno) : "unexpected end of file");
         return -1;
     }
@@ -490,7 +470,7 @@ static int check_recomputed(struct item *it, const model *out, work_meter *meter
     c.want = malloc(elems * c.out_size);
     c.got = malloc(elems * c.out_size);
     if (!c.want || !c.got) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         goto out;
     }
     if ((c.fd = open_ro(out, it->out, err)) < 0 || (src = open_ro(it->src->m, it->from, err)) < 0)
@@ -539,7 +519,7 @@ static int check_copied(struct item *it, const model *out, work_meter *meter,
                          "(XXH3-128 %s, source %s)", model_shard_name(out, it->out->shard),
                          it->out->t->name, it->src->name, it->from->t->name, ha, hb);
     if (!it->problem)
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
     return it->problem ? 0 : -1;
 }
 
@@ -590,7 +570,7 @@ verify_report *verify_run(const char *path, arch_table *arches,
     size_t i;
 
     if (!r || !(r->path = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", path);
+        sut_error_oom(err, path);
         goto fail;
     }
     if (!(r->m = model_open(path, arches, MODEL_LENIENT, err)) ||
@@ -603,7 +583,7 @@ verify_report *verify_run(const char *path, arch_table *arches,
         goto fail;
     collect(r);
     if (r->oom) {
-        sut_error_set(err, "%s: out of memory", path);
+        sut_error_oom(err, path);
         goto fail;
     }
     return r;
