@@ -42,6 +42,8 @@
 #include "suture/error.h"
 #include "suture/plan.h"
 #include "suture/progress.h"
+#include "suture/safetensors.h"
+#include "suture/work.h"
 
 /* Called with the data bytes written so far and the total; from worker
  * threads, one call at a time (see progress.h). */
@@ -76,6 +78,13 @@ typedef struct build_report {
 int build_run(const plan *p, const build_options *opt, build_report *report,
               sut_error *err);
 void build_report_clear(build_report *report);
+
+/* Copies len bytes at off of fd into w's current tensor data (through the
+ * copy engine), WORK_STEP bytes at a time, counting each step into meter
+ * (or NULL; its cancel flag stops the copy with "interrupted"). 0 or -1
+ * with err set. Used by trim too. */
+int build_copy_range(st_writer *w, int fd, uint64_t off, uint64_t len, work_meter *meter,
+                     sut_error *err);
 
 /* The names of the files copied from the tokenizer donor (those that
  * exist), besides chat_template.*: NULL-terminated. */

@@ -323,12 +323,12 @@ static int copy_step(void *ctx, uint64_t off, uint64_t n, sut_error *err)
     return st_writer_copy(c->w, c->fd, off, n, err);
 }
 
-static int copy_tensor(struct job *j, st_writer *w, int fd, uint64_t off, uint64_t n,
-                       sut_error *err)
+int build_copy_range(st_writer *w, int fd, uint64_t off, uint64_t len, work_meter *meter,
+                     sut_error *err)
 {
     struct copy c = {w, fd};
 
-    return work_steps(off, n, copy_step, &c, &j->meter, err);
+    return work_steps(off, len, copy_step, &c, meter, err);
 }
 
 static int stream_tensor(struct job *j, st_writer *w, const plan_tensor *t,
@@ -342,7 +342,7 @@ static int stream_tensor(struct job *j, st_writer *w, const plan_tensor *t,
     int rc;
 
     if (t->scale == 1 && t->dtype == t->src->t->dtype)
-        rc = copy_tensor(j, w, fd, off, n, err);
+        rc = build_copy_range(w, fd, off, n, &j->meter, err);
     else
         rc = convert_tensor(&c, fd, off, n, err);
     if (rc != 0 && !(j->meter.cancel && *j->meter.cancel) && strstr(err->msg, st_path(f)) == NULL) {

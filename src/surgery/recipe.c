@@ -213,16 +213,24 @@ bool rc_scales(const recipe_slice *s, const char *name, double t)
     return sc && rule_value(sc, t) != 1.0;
 }
 
-int rc_failv(sut_error *err, const char *label, const char *where,
-             const char *fmt, va_list ap)
+int rc_fail(sut_error *err, const char *label, const char *where, const char *fmt, ...)
 {
     char what[SUT_ERROR_MAX];
+    va_list ap;
 
+    va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
     if (*where)
         sut_error_set(err, "%s: %s: %s", label, where, what);
     else
         sut_error_set(err, "%s: %s", label, what);
+    return -1;
+}
+
+int rc_oom(sut_error *err, const char *label)
+{
+    sut_error_oom(err, label);
     return -1;
 }
 

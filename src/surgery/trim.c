@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "suture/trim.h"
+#include "suture/build.h"
 #include "suture/model.h"
 #include "suture/safetensors.h"
 #include "suture/staging.h"
@@ -195,30 +196,17 @@ static int copy_meta(st_writer *w, const st_file *f, const char *head, sut_error
     return 0;
 }
 
-/* What a copy step needs. */
-struct copy {
-    st_writer *w;
-    int fd;
-};
-
-static int copy_step(void *ctx, uint64_t off, uint64_t n, sut_error *err)
-{
-    struct copy *c = ctx;
-
-    return st_writer_copy(c->w, c->fd, off, n, err);
-}
-
 /* Copies the tensors' data in runs of adjacent ranges. */
 static int copy_data(const struct trim *t, st_writer *w, const st_file *f,
                      const st_tensor **ts, size_t n, sut_error *err)
 {
-    struct copy c = {w, open(st_path(f), O_RDONLY | O_CLOEXEC)};
+    int fd = open(st_path(f), O_RDONLY | O_CLOEXEC);
     work_meter meter;
     uint64_t total = 0;
     size_t i = 0, j;
     int rc;
 
-    if (c.fd < 0) {
+    if (fd < 0) {
         sut_error_set(err, "%s: cannot open: %s", st_path(f), strerror(errno));
         return -1;
     }
@@ -228,12 +216,12 @@ static int copy_data(const struct trim *t, st_writer *w, const st_file *f,
     while (rc == 0 && i < n) {
         for (j = i; j + 1 < n && ts[j + 1]->begin == ts[j]->end; j++)
             ;
-        rc = work_steps(st_data_start(f) + ts[i]->begin, ts[j]->end - ts[i]->begin,
-                        copy_step, &c, &meter, err);
+        rc = build_copy_range(w, fd, st_data_start(f) + ts[i]->begin,
+                              ts[j]->end - ts[i]->begin, &meter, err);
         i = j + 1;
     }
     work_meter_destroy(&meter);
-    close(c.fd);
+    close(fd);
     return rc;
 }
 
