@@ -9,6 +9,7 @@
 #ifndef SUTURE_ERROR_H
 #define SUTURE_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #define SUT_ERROR_MAX 1024
@@ -30,6 +31,9 @@ void sut_error_prefix(sut_error *err, const char *fmt, ...)
  * text taken from a file cannot break a message's line or reach a terminal
  * raw. */
 void sut_one_line(char *s);
+
+/* vsnprintf into buf (size bytes), then sut_one_line. */
+void sut_vline(char *buf, size_t size, const char *fmt, va_list ap);
 
 /* Sets err to "WHAT: out of memory" ("out of memory" when what is NULL). */
 void sut_error_oom(sut_error *err, const char *what);

@@ -28,9 +28,8 @@ void audit_add(audit_report *r, const char *code, audit_severity sev,
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    sut_vline(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    sut_one_line(buf);
     grown = realloc(r->findings, (r->nfindings + 1) * sizeof(*grown));
     if (!grown) {
         r->oom = true;

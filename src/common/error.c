@@ -12,6 +12,12 @@ void sut_one_line(char *s)
             *s = '?';
 }
 
+void sut_vline(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    vsnprintf(buf, size, fmt, ap);
+    sut_one_line(buf);
+}
+
 void sut_error_set(sut_error *err, const char *fmt, ...)
 {
     va_list ap;
@@ -19,9 +25,8 @@ void sut_error_set(sut_error *err, const char *fmt, ...)
     if (!err)
         return;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    sut_vline(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
-    sut_one_line(err->msg);
 }
 
 void sut_error_prefix(sut_error *err, const char *fmt, ...)
@@ -34,9 +39,8 @@ void sut_error_prefix(sut_error *err, const char *fmt, ...)
         return;
     memcpy(old, err->msg, sizeof(old));
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    sut_vline(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
-    sut_one_line(err->msg);
     n = strlen(err->msg);
     if (n + 2 < sizeof(err->msg))
         snprintf(err->msg + n, sizeof(err->msg) - n, ": %.*s",

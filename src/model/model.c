@@ -48,9 +48,8 @@ static int add_issue(model *m, const char *code, sut_error *err,
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    sut_vline(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    sut_one_line(buf);
     grown = realloc(m->issues, (m->nissues + 1) * sizeof(*grown));
     if (!grown || !(grown[m->nissues].message = strdup(buf))) {
         if (grown)

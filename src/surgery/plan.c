@@ -71,9 +71,8 @@ static int warn(plan *p, const char *code, sut_error *err, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    sut_vline(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    sut_one_line(buf);
     grown = realloc(p->warnings, (p->nwarnings + 1) * sizeof(*grown));
     if (!grown)
         return oom(p, err);

@@ -61,9 +61,8 @@ static void add_problem(verify_report *r, const char *shard, const char *tensor,
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    sut_vline(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    sut_one_line(buf);
     if (!(grown = realloc(r->problems, (r->nproblems + 1) * sizeof(*grown)))) {
         r->oom = true;
         return;
