@@ -793,37 +793,6 @@ START_TEST(progress_counts_the_bases)
 }
 END_TEST
 
-START_TEST(hash_range_counts_by_chunk)
-{
-    const char *dir = tu_tmpdir();
-    size_t i, n = 5 * XFER_CHUNK / 2 + 3;
-    unsigned char *buf = malloc(n);
-    char path[300];
-    tu_progress p = {0};
-    work_meter meter;
-    xfer_hash got, want;
-    sut_error err;
-    int fd;
-
-    ck_assert_ptr_nonnull(buf);
-    for (i = 0; i < n; i++)
-        buf[i] = (unsigned char)(i * 7 + i / 251);
-    snprintf(path, sizeof(path), "%s/data", dir);
-    tu_write(path, buf, n);
-    free(buf);
-    fd = open(path, O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(work_meter_init(&meter, n - 3, tu_progress_record, &p, &err), 0);
-    ck_assert_int_eq(work_hash_range(fd, 3, n - 3, &meter, &got, &err), 0);
-    work_meter_destroy(&meter);
-    ck_assert_int_eq(xfer_hash_range(fd, 3, n - 3, &want, &err), 0);
-    close(fd);
-    ck_assert(got.lo == want.lo && got.hi == want.hi);
-    tu_assert_progress(&p, n - 3);
-    ck_assert_uint_eq(p.calls, 3);
-}
-END_TEST
-
 START_TEST(fixtures_gemma_heads_are_redundant)
 {
     static const char *const names[] = {"tiny-gemma", "tiny-gemma2", "tiny-gemma3"};
@@ -924,7 +893,6 @@ static Suite *audit_suite(void)
     tcase_add_test(merge, hashes_do_not_depend_on_runs);
     tcase_add_test(merge, progress_counts_every_byte_hashed);
     tcase_add_test(merge, progress_counts_the_bases);
-    tcase_add_test(merge, hash_range_counts_by_chunk);
     tcase_add_test(fixtures, fixtures_gemma_heads_are_redundant);
     tcase_add_test(fixtures, fixtures_count_as_their_configs_say);
     tcase_add_test(fixtures, fixture_tiny_llama_buffer_is_a_note);
