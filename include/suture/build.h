@@ -19,16 +19,18 @@
  * Its data is (scale == 1 and dtype equal to the output dtype) the source
  * bytes, else cv_apply(source dtype, output dtype, (float)scale) of them.
  *
- * Safety: everything is written into a staging folder beside OUT
- * (".NAME.suture-tmp-PID" in OUT's parent), every file and the folder are
- * fsynced, then it is renamed into place. An existing OUT is refused unless
- * force (then it must be a folder that is empty or holds config.json or
- * .safetensors files; the new one is swapped with it in one rename, so a
- * crash leaves one or the other at OUT, and the old one is removed; where
- * the file system cannot swap, the old one is renamed aside first). OUT equal to or inside an input model's folder, or an input
- * inside OUT, is refused (real paths compared). On failure the staging
- * folder is removed. A staging folder of OUT left by a process that no
- * longer runs is removed first (and reported). */
+ * Safety (see staging.h): everything is written into a staging folder
+ * beside OUT, every file and the folder are fsynced, then it is renamed into
+ * place. OUT is refused when it is, lies inside, or holds an input model's
+ * folder, or holds the real file of anything in one (devices and inodes
+ * compared). An existing OUT is refused unless force; then it must be a
+ * folder holding only files build writes (shards, index, config.json,
+ * tokenizer and generation files, README.md, suture-recipe.json) and no
+ * subfolder. It is swapped with the new one in one rename (a crash leaves
+ * one or the other at OUT) and removed; where the file system cannot swap,
+ * it is renamed aside first. A live build of the same OUT (holding its
+ * lock) is refused; what a dead one left is removed first (and reported).
+ * On failure the staging folder is removed. */
 #ifndef SUTURE_BUILD_H
 #define SUTURE_BUILD_H
 
@@ -40,6 +42,8 @@
 #include "suture/error.h"
 #include "suture/plan.h"
 #include "suture/progress.h"
+#include "suture/safetensors.h"
+#include "suture/work.h"
 
 /* Called with the data bytes written so far and the total; from worker
  * threads, one call at a time (see progress.h). */
@@ -48,7 +52,7 @@ typedef sut_progress_fn build_progress_fn;
 typedef struct build_options {
     const char *out;            /* the output folder */
     bool force;                 /* replace an existing OUT */
-    unsigned jobs;              /* threads; 0: the number of cores */
+    unsigned jobs;              /* threads; 0: the cores online, at most 8 */
     build_progress_fn progress; /* or NULL */
     void *progress_ctx;
     /* When non-NULL: once *cancel is nonzero (set by a signal handler, or
@@ -74,6 +78,13 @@ typedef struct build_report {
 int build_run(const plan *p, const build_options *opt, build_report *report,
               sut_error *err);
 void build_report_clear(build_report *report);
+
+/* Copies len bytes at off of fd into w's current tensor data (through the
+ * copy engine), WORK_STEP bytes at a time, counting each step into meter
+ * (or NULL; its cancel flag stops the copy with "interrupted"). 0 or -1
+ * with err set. Used by trim too. */
+int build_copy_range(st_writer *w, int fd, uint64_t off, uint64_t len, work_meter *meter,
+                     sut_error *err);
 
 /* The names of the files copied from the tokenizer donor (those that
  * exist), besides chat_template.*: NULL-terminated. */

@@ -9,6 +9,7 @@
 #ifndef SUTURE_ERROR_H
 #define SUTURE_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #define SUT_ERROR_MAX 1024
@@ -25,5 +26,16 @@ void sut_error_set(sut_error *err, const char *fmt, ...)
  * when a lower layer only knew the tensor). A NULL err is ignored. */
 void sut_error_prefix(sut_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Escapes s in place with fmt_escape (format.h): controls, bidi overrides
+ * and invalid UTF-8 become '?', so text taken from a file cannot break a
+ * message's line or reach a terminal raw. */
+void sut_one_line(char *s);
+
+/* vsnprintf into buf (size bytes), then sut_one_line. */
+void sut_vline(char *buf, size_t size, const char *fmt, va_list ap);
+
+/* Sets err to "WHAT: out of memory" ("out of memory" when what is NULL). */
+void sut_error_oom(sut_error *err, const char *what);
 
 #endif

@@ -85,6 +85,10 @@ const size_t *model_layer_tensors(const model *m, unsigned i, size_t *n);
 uint64_t model_parameter_count(const model *m);
 uint64_t model_data_bytes(const model *m);
 
+/* The first tensor of m that is its output head (output) or its input
+ * embedding, by the family's names; NULL when none. */
+const model_tensor *model_find_role(const model *m, bool output);
+
 size_t model_issue_count(const model *m);
 const model_issue *model_issue_at(const model *m, size_t i);
 

@@ -110,6 +110,8 @@ const plan_layer *plan_layers(const plan *p, size_t *n);
 const plan_seam *plan_seams(const plan *p, size_t *n);
 const plan_run *plan_runs(const plan *p, size_t *n);
 const plan_tensor *plan_tensors(const plan *p, size_t *n);
+/* A qsort comparator of (const plan_tensor *) elements by name. */
+int plan_tensor_cmp_name(const void *a, const void *b);
 const plan_shard *plan_shards(const plan *p, size_t *n);
 const plan_warning *plan_warnings(const plan *p, size_t *n);
 

@@ -125,4 +125,7 @@ int st_writer_finish(st_writer *w, sut_error *err);
  * NULL is a no-op. */
 void st_writer_free(st_writer *w);
 
+/* True when a and b have the same rank and dimensions. */
+bool st_same_shape(const st_tensor *a, const st_tensor *b);
+
 #endif

@@ -12,11 +12,11 @@
  * byte-identical.
  *
  * To OUT (opt->out): OUT must not exist (it is never replaced); the result
- * is assembled in ".NAME.suture-tmp-PID" beside it (files of 1 MiB and
+ * is assembled in a staging folder beside it (see staging.h; files of 1 MiB and
  * more hard-linked from the input where the file system allows, smaller
  * ones such as config.json copied, so editing one never edits the other),
  * fsynced, and renamed into place.
- * OUT inside the input folder is refused.
+ * OUT inside the input folder (devices and inodes compared) is refused.
  *
  * In place (opt->out NULL): the new shard and the new index are written to
  * temporary files in the folder and fsynced; then the index is renamed
@@ -27,8 +27,9 @@
  * folder holds the new index with the old shard: every tensor the index
  * names is where it says, plus the head, which loaders read and tie away
  * as before (only total_size and the extra tensor differ). A single-file
- * model is one rename. Temporary files of a killed run are removed by the
- * next one. */
+ * model is one rename. The folder is locked meanwhile (flock; a second
+ * trim of it refuses: "another suture process is trimming PATH");
+ * temporary files of a killed run are removed by the next one. */
 #ifndef SUTURE_TRIM_H
 #define SUTURE_TRIM_H
 

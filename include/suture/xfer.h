@@ -8,10 +8,16 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "suture/error.h"
 
 #define XFER_CHUNK (1u << 20) /* the bounded buffer size: 1 MiB */
+
+/* Reads up to n bytes at off of fd (its file position unused), retrying
+ * interrupted and short reads. Returns the count read (less than n only at
+ * end of file) or -1 with errno set. */
+ssize_t xfer_pread(int fd, void *buf, size_t n, uint64_t off);
 
 /* Test hook: when on, xfer_copy never tries copy_file_range and always
  * uses the pread/pwrite path (process-wide; off by default). */

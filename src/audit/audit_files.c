@@ -42,12 +42,6 @@ static int check_shard(audit_report *r, const char *dir, const char *name)
     return found;
 }
 
-static bool plain_name(const char *name)
-{
-    return *name && !strchr(name, '/') && !strchr(name, '\\') &&
-           strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -62,7 +56,7 @@ static int check_entry(audit_report *r, const cJSON *it)
                   INDEX_NAME, it->string);
         return 1;
     }
-    if (!plain_name(it->valuestring)) {
+    if (!sut_plain_name(it->valuestring)) {
         audit_add(r, "index-mismatch", AUDIT_ERROR, it->valuestring,
                   "%s: weight_map: tensor '%s': shard '%s' leaves the folder",
                   INDEX_NAME, it->string, it->valuestring);

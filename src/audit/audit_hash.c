@@ -13,109 +13,7 @@
 #include "audit_int.h"
 #include "common/checked.h"
 
-#define THREADS_MAX 8
-
-unsigned audit_default_threads(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-    return n < 1 ? 1 : n > THREADS_MAX ? THREADS_MAX : (unsigned)n;
-}
-
-struct pool {
-    pthread_mutex_t lock;
-    size_t next, n;
-    bool failed;
-    audit_job_fn fn;
-    void *ctx;
-    sut_error err;
-};
-
-/* Takes the next job index; false when none is left or a job failed. */
-static bool pool_take(struct pool *p, size_t *i)
-{
-    bool ok;
-
-    pthread_mutex_lock(&p->lock);
-    ok = !p->failed && p->next < p->n;
-    if (ok)
-        *i = p->next++;
-    pthread_mutex_unlock(&p->lock);
-    return ok;
-}
-
-static void *pool_worker(void *arg)
-{
-    struct pool *p = arg;
-    sut_error err;
-    size_t i;
-
-    while (pool_take(p, &i)) {
-        if (p->fn(p->ctx, i, &err) == 0)
-            continue;
-        pthread_mutex_lock(&p->lock);
-        if (!p->failed)
-            p->err = err;
-        p->failed = true;
-        pthread_mutex_unlock(&p->lock);
-    }
-    return NULL;
-}
-
-int audit_parallel(size_t n, unsigned threads, audit_job_fn fn, void *ctx,
-                   sut_error *err)
-{
-    struct pool p = {.n = n, .fn = fn, .ctx = ctx};
-    pthread_t tid[THREADS_MAX];
-    unsigned i, started = 0;
-
-    if (threads == 0)
-        threads = audit_default_threads();
-    if (threads > THREADS_MAX)
-        threads = THREADS_MAX;
-    if (threads > n)
-        threads = (unsigned)n;
-    pthread_mutex_init(&p.lock, NULL);
-    for (i = 1; i < threads; i++)
-        if (pthread_create(&tid[started], NULL, pool_worker, &p) == 0)
-            started++;
-    pool_worker(&p);
-    for (i = 0; i < started; i++)
-        pthread_join(tid[i], NULL);
-    pthread_mutex_destroy(&p.lock);
-    if (p.failed && err)
-        *err = p.err;
-    return p.failed ? -1 : 0;
-}
-
-int audit_meter_init(audit_meter *m, uint64_t total, sut_progress_fn fn, void *ctx,
-                     sut_error *err)
-{
-    *m = (audit_meter){.total = total, .fn = fn, .ctx = ctx};
-    if (fn && pthread_mutex_init(&m->lock, NULL) != 0) {
-        m->fn = NULL;
-        sut_error_set(err, "cannot set up the progress lock");
-        return -1;
-    }
-    return 0;
-}
-
-void audit_meter_add(audit_meter *m, uint64_t n)
-{
-    if (!m || !m->fn || n == 0)
-        return;
-    pthread_mutex_lock(&m->lock);
-    m->done = n > m->total - m->done ? m->total : m->done + n;
-    m->fn(m->ctx, m->done, m->total);
-    pthread_mutex_unlock(&m->lock);
-}
-
-void audit_meter_destroy(audit_meter *m)
-{
-    if (m->fn)
-        pthread_mutex_destroy(&m->lock);
-    m->fn = NULL;
-}
+#define THREADS_MAX 8   /* hashing threads: more only contend for the disk */
 
 /* Positions [next, end) of the file-ordered tensors, not yet started. */
 struct run {
@@ -136,7 +34,7 @@ struct hash_job {
     pthread_mutex_t lock;   /* guards runs and failed */
     bool failed;
     xfer_hash *out;
-    audit_meter *meter;
+    work_meter *meter;
 };
 
 /* True when [off, off + len) of fd is a hole of a sparse file: no data,
@@ -155,80 +53,14 @@ static bool is_hole(int fd, uint64_t off, uint64_t len)
     return (uint64_t)next >= off + len;
 }
 
-/* An XXH3-128 state that counts what it takes into a meter, XFER_CHUNK
- * bytes or more at a time. */
-struct hasher {
-    XXH3_state_t *st;
-    audit_meter *meter;
-    uint64_t pending;       /* bytes taken but not yet counted */
-};
-
-static int hasher_take(void *ctx, const void *buf, size_t n, sut_error *err)
-{
-    struct hasher *h = ctx;
-
-    if (XXH3_128bits_update(h->st, buf, n) != XXH_OK) {
-        sut_error_set(err, "hashing failed");
-        return -1;
-    }
-    h->pending += n;
-    if (h->pending >= XFER_CHUNK) {
-        audit_meter_add(h->meter, h->pending);
-        h->pending = 0;
-    }
-    return 0;
-}
-
-static int hash_zeros(struct hasher *h, uint64_t len, sut_error *err)
-{
-    static const char zeros[1 << 16];
-
-    while (len > 0) {
-        size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
-        if (hasher_take(h, zeros, n, err) != 0)
-            return -1;
-        len -= n;
-    }
-    return 0;
-}
-
-/* The XXH3-128 of [off, off + len) of fd, or of len zero bytes (what
- * xfer_hash_range reads from a hole) when zeros. 0 or -1. */
-static int hash_bytes(int fd, uint64_t off, uint64_t len, bool zeros, audit_meter *meter,
-                      xfer_hash *out, sut_error *err)
-{
-    struct hasher h = {XXH3_createState(), meter, 0};
-    XXH128_hash_t d;
-    int rc = -1;
-
-    if (!h.st || XXH3_128bits_reset(h.st) != XXH_OK) {
-        sut_error_set(err, "out of memory");
-        goto out;
-    }
-    rc = zeros ? hash_zeros(&h, len, err) : xfer_read(fd, off, len, 1, hasher_take, &h, err);
-    if (rc != 0)
-        goto out;
-    d = XXH3_128bits_digest(h.st);
-    *out = (xfer_hash){d.low64, d.high64};
-    audit_meter_add(meter, h.pending);
-out:
-    XXH3_freeState(h.st);
-    return rc;
-}
-
-int audit_hash_range(int fd, uint64_t off, uint64_t len, audit_meter *meter,
-                     xfer_hash *out, sut_error *err)
-{
-    return hash_bytes(fd, off, len, false, meter, out, err);
-}
-
 static int hash_tensor(const struct hash_job *j, size_t i, sut_error *err)
 {
     const model_tensor *t = model_tensor_at(j->m, i);
     const st_file *f = model_shard(j->m, t->shard);
     uint64_t off = st_data_start(f) + t->t->begin, len = st_tensor_bytes(t->t);
     int fd = j->fds[t->shard];
-    int rc = hash_bytes(fd, off, len, is_hole(fd, off, len), j->meter, &j->out[i], err);
+    int rc = is_hole(fd, off, len) ? work_hash_zeros(len, j->meter, &j->out[i], err)
+                                    : work_hash_range(fd, off, len, j->meter, &j->out[i], err);
 
     if (rc != 0)
         sut_error_prefix(err, "%s: tensor '%s'", model_shard_name(j->m, t->shard),
@@ -357,14 +189,14 @@ static int open_shards(const model *m, int *fds, sut_error *err)
 static size_t run_count(unsigned threads, size_t n)
 {
     if (threads == 0)
-        threads = audit_default_threads();
+        threads = work_default_threads();
     if (threads > THREADS_MAX)
         threads = THREADS_MAX;
     return threads < n ? threads : n;
 }
 
 /* audit_hash_model, counting the bytes into meter (or NULL). */
-static int hash_model(const model *m, unsigned threads, audit_meter *meter,
+static int hash_model(const model *m, unsigned threads, work_meter *meter,
                       xfer_hash *out, sut_error *err)
 {
     size_t i, n = model_tensor_count(m), ns = model_shard_count(m);
@@ -381,12 +213,12 @@ static int hash_model(const model *m, unsigned threads, audit_meter *meter,
         fds[i] = -1;
     if (!fds || !j.order || !j.before || !j.runs ||
         pthread_mutex_init(&j.lock, NULL) != 0) {
-        sut_error_set(err, "%s: out of memory", model_path(m));
+        sut_error_oom(err, model_path(m));
         goto out;
     }
     deal(&j, n);
     if (open_shards(m, fds, err) == 0)
-        rc = audit_parallel(j.nruns, (unsigned)j.nruns, hash_run, &j, err);
+        rc = work_parallel(j.nruns, (unsigned)j.nruns, hash_run, &j, NULL, err);
     pthread_mutex_destroy(&j.lock);
 out:
     for (i = 0; fds && i < ns; i++)
@@ -453,7 +285,7 @@ static int layer_key(const audit_hashed *h, unsigned i, uint64_t *key)
     return rc;
 }
 
-int audit_hash_fill(audit_hashed *h, unsigned threads, audit_meter *meter,
+int audit_hash_fill(audit_hashed *h, unsigned threads, work_meter *meter,
                     sut_error *err)
 {
     size_t n = model_tensor_count(h->m), size;
@@ -462,14 +294,14 @@ int audit_hash_fill(audit_hashed *h, unsigned threads, audit_meter *meter,
     if (ck_array(n ? n : 1, sizeof(*h->hashes), &size) != 0 ||
         !(h->hashes = calloc(1, size)) ||
         !(h->layer_keys = calloc(nl ? nl : 1, sizeof(*h->layer_keys)))) {
-        sut_error_set(err, "%s: out of memory", model_path(h->m));
+        sut_error_oom(err, model_path(h->m));
         return -1;
     }
     if (hash_model(h->m, threads, meter, h->hashes, err) != 0)
         return -1;
     for (i = 0; i < nl; i++)
         if (layer_key(h, i, &h->layer_keys[i]) != 0) {
-            sut_error_set(err, "%s: out of memory", model_path(h->m));
+            sut_error_oom(err, model_path(h->m));
             return -1;
         }
     return 0;

@@ -9,27 +9,7 @@
 
 #include "suture/audit.h"
 #include "suture/progress.h"
-
-/* Bytes of work done by several threads, reported to fn (or nowhere when
- * fn is NULL) one call at a time: done never decreases nor passes total. */
-typedef struct audit_meter {
-    pthread_mutex_t lock;    /* set up only when fn is not NULL */
-    uint64_t done, total;
-    sut_progress_fn fn;
-    void *ctx;
-} audit_meter;
-
-/* Sets up m for total bytes. 0, or -1 with err set. */
-int audit_meter_init(audit_meter *m, uint64_t total, sut_progress_fn fn, void *ctx,
-                     sut_error *err);
-/* Counts n more bytes and reports the sum; a NULL m or a zero n is a no-op. */
-void audit_meter_add(audit_meter *m, uint64_t n);
-void audit_meter_destroy(audit_meter *m);
-
-/* Hashes [off, off + len) of fd with XXH3-128 (as xfer_hash_range),
- * counting the bytes into meter (or NULL) as they are read. 0 or -1. */
-int audit_hash_range(int fd, uint64_t off, uint64_t len, audit_meter *meter,
-                     xfer_hash *out, sut_error *err);
+#include "suture/work.h"
 
 /* A model opened for provenance with the hashes of all its tensors. */
 typedef struct audit_hashed {
@@ -59,23 +39,13 @@ struct audit_report {
     size_t norigins;
     audit_seam *seams;
     size_t nseams;
-    audit_meter meter;       /* the hashing's progress, model and bases */
+    work_meter meter;       /* the hashing's progress, model and bases */
 };
 
 /* Records a finding; place may be NULL. Out of memory sets r->oom. */
 void audit_add(audit_report *r, const char *code, audit_severity sev,
                const char *place, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-
-/* Runs fn(ctx, i, err) for every i in [0, n) on up to `threads` threads
- * (0: the default). Stops at the first failure, whose err is kept. 0 or
- * -1. */
-typedef int (*audit_job_fn)(void *ctx, size_t i, sut_error *err);
-int audit_parallel(size_t n, unsigned threads, audit_job_fn fn, void *ctx,
-                   sut_error *err);
-
-/* The default number of threads: the cores online, 1 to 8. */
-unsigned audit_default_threads(void);
 
 /* Checks the folder's files before the model is opened: the index's
  * shard names and files, each shard by the reader's rules, config.json.
@@ -109,7 +79,7 @@ int audit_open_bases(audit_report *r, arch_table *arches, const audit_options *o
 
 /* Hashes m's tensors and its layer keys into h (h->m set by the caller),
  * counting the bytes into meter (or NULL). */
-int audit_hash_fill(audit_hashed *h, unsigned threads, audit_meter *meter,
+int audit_hash_fill(audit_hashed *h, unsigned threads, work_meter *meter,
                     sut_error *err);
 void audit_hashed_clear(audit_hashed *h);
 
@@ -117,10 +87,6 @@ void audit_hashed_clear(audit_hashed *h);
  * within the layer, dtypes, shapes) with byte-identical data. */
 bool audit_layers_equal(const audit_hashed *x, unsigned a,
                         const audit_hashed *y, unsigned b);
-
-/* The first tensor of m that is its output head (output) or its input
- * embedding, by the family's names; NULL when none. */
-const model_tensor *audit_find_role(const model *m, bool output);
 
 /* True for a non-persistent buffer a loader ignores (rotary inv_freq). */
 bool audit_is_buffer(const char *name);

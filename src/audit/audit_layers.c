@@ -32,12 +32,6 @@ bool audit_is_buffer(const char *name)
            strcmp(name, "attn.masked_bias") == 0;
 }
 
-static bool same_shape(const st_tensor *a, const st_tensor *b)
-{
-    return a->ndim == b->ndim &&
-           (a->ndim == 0 || memcmp(a->shape, b->shape, a->ndim * sizeof(*a->shape)) == 0);
-}
-
 /* A config key, looked for at the top and in "text_config". */
 static const cJSON *cfg_item(const cJSON *cfg, const char *key)
 {
@@ -158,7 +152,7 @@ static const struct entry *common_shape(const struct entry *g, size_t n)
     for (i = 0; i < n; i++) {
         size_t c = 0;
         for (j = 0; j < n; j++)
-            c += same_shape(g[i].t, g[j].t);
+            c += st_same_shape(g[i].t, g[j].t);
         if (c > best_count) {
             best = i;
             best_count = c;
@@ -174,7 +168,7 @@ static void check_shapes(audit_report *r, const struct entry *g, size_t n)
 
     for (i = 0; i < n; i++) {
         char a[128], b[128];
-        if (same_shape(g[i].t, ref->t))
+        if (st_same_shape(g[i].t, ref->t))
             continue;
         audit_add(r, "shape-mismatch", AUDIT_ERROR, g[i].t->name,
                   "'%s' has shape %s where layer %u has %s", g[i].t->name,

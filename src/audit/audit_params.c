@@ -188,19 +188,6 @@ static void stored_tied_head(audit_report *r, const model_tensor *head,
                   tie_reason(m), params);
 }
 
-const model_tensor *audit_find_role(const model *m, bool output)
-{
-    const arch_family *f = model_arch(m);
-    size_t i;
-
-    for (i = 0; i < model_tensor_count(m); i++) {
-        const char *name = model_tensor_at(m, i)->t->name;
-        if (output ? arch_is_output(f, name) : arch_is_embed(f, name))
-            return model_tensor_at(m, i);
-    }
-    return NULL;
-}
-
 /* The embeddings' shape against vocab_size and hidden_size. */
 static void check_embed_shape(audit_report *r, const model_tensor *emb)
 {
@@ -226,8 +213,8 @@ int audit_check_head(audit_report *r)
     if (f->inferred || !f->head_name || !*f->head_name || !f->embed_name ||
         !model_config(m))
         return 0;
-    head = audit_find_role(m, true);
-    emb = audit_find_role(m, false);
+    head = model_find_role(m, true);
+    emb = model_find_role(m, false);
     if (emb)
         check_embed_shape(r, emb);
     if (!emb)

@@ -14,13 +14,13 @@ int audit_open_bases(audit_report *r, arch_table *arches, const audit_options *o
     size_t i;
 
     if (!(r->bases = calloc(opt->nbases, sizeof(*r->bases)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (i = 0; i < opt->nbases; i++) {
         audit_hashed *b = &r->bases[r->nbases++];
         if (!(b->name = strdup(opt->bases[i].name))) {
-            sut_error_set(err, "out of memory");
+            sut_error_oom(err, NULL);
             return -1;
         }
         if (!(b->m = model_open(opt->bases[i].path, arches, MODEL_LENIENT, err))) {
@@ -222,7 +222,7 @@ int audit_trace(audit_report *r, arch_table *arches, const audit_options *opt,
     r->origins = calloc(n ? n : 1, sizeof(*r->origins));
     r->seams = calloc(n ? n : 1, sizeof(*r->seams));
     if (!r->origins || !r->seams) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (i = 0; i < n; i++) {
@@ -234,7 +234,7 @@ int audit_trace(audit_report *r, arch_table *arches, const audit_options *opt,
     check_parity(r);
     report_donors(r);
     if (trace_slices(r) != 0) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     return 0;

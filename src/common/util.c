@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "suture/format.h"
 #include "util.h"
 #include "checked.h"
 
@@ -15,9 +14,10 @@ char *sut_strdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-void sut_one_line(char *s)
+bool sut_plain_name(const char *name)
 {
-    fmt_escape(s, s, strlen(s) + 1, 0);
+    return *name && !strchr(name, '/') && !strchr(name, '\\') &&
+           strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
 char *sut_path_join(const char *dir, const char *name)
@@ -95,7 +95,7 @@ char *sut_read_file(const char *path, size_t max, size_t *len, sut_error *err)
     }
     buf = malloc((size_t)st.st_size + 1);
     if (!buf) {
-        sut_error_set(err, "%s: out of memory", path);
+        sut_error_oom(err, path);
         goto fail;
     }
     if (read_all(fd, buf, (size_t)st.st_size) != 0) {

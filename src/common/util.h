@@ -13,9 +13,9 @@
 /* strdup that returns NULL on NULL. Caller frees. */
 char *sut_strdup(const char *s);
 
-/* Escapes s in place with fmt_escape (format.h): text taken from a file
- * cannot break a message's line or reach a terminal raw. */
-void sut_one_line(char *s);
+/* True for a plain file name of a folder: not empty, no '/' or '\\', not
+ * "." or "..". (A shard name from an index must be one.) */
+bool sut_plain_name(const char *name);
 
 /* Joins a folder and a name with one '/'. Returns a new string (caller frees)
  * or NULL when out of memory. */

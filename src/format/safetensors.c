@@ -13,6 +13,7 @@
 
 #include "suture/format.h"
 #include "suture/safetensors.h"
+#include "suture/xfer.h"
 #include "common/util.h"
 #include "common/checked.h"
 
@@ -688,22 +689,11 @@ fail:
 /* Reads exactly n bytes at off. 0, or -1 (errno set; 0 at end of file). */
 static int pread_full(int fd, void *buf, size_t n, uint64_t off)
 {
-    char *p = buf;
+    ssize_t r = xfer_pread(fd, buf, n, off);
 
-    while (n > 0) {
-        ssize_t r = pread(fd, p, n, (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            if (r == 0)
-                errno = 0;
-            return -1;
-        }
-        p += r;
-        off += (uint64_t)r;
-        n -= (size_t)r;
-    }
-    return 0;
+    if (r >= 0 && (size_t)r < n)
+        errno = 0;
+    return r >= 0 && (size_t)r == n ? 0 : -1;
 }
 
 static uint64_t le64(const unsigned char b[8])
@@ -789,4 +779,10 @@ out:
     free(hdr);
     close(fd);
     return f;
+}
+
+bool st_same_shape(const st_tensor *a, const st_tensor *b)
+{
+    return a->ndim == b->ndim &&
+           (a->ndim == 0 || memcmp(a->shape, b->shape, a->ndim * sizeof(*a->shape)) == 0);
 }

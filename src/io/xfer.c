@@ -126,10 +126,9 @@ static void copy_spliced(int src, uint64_t *src_off, int dst, uint64_t *dst_off,
     close(p[1]);
 }
 
-/* Reads up to n bytes at off, retrying short reads. Returns the count read
- * (less than n only at end of file) or -1 with errno set. */
-static ssize_t read_some(int fd, char *buf, size_t n, uint64_t off)
+ssize_t xfer_pread(int fd, void *dst, size_t n, uint64_t off)
 {
+    char *buf = dst;
     size_t done = 0;
 
     while (done < n) {
@@ -148,7 +147,7 @@ static ssize_t read_some(int fd, char *buf, size_t n, uint64_t off)
 /* Reads exactly n bytes at off. 0, or -1 with err set. */
 static int read_exact(int fd, char *buf, size_t n, uint64_t off, sut_error *err)
 {
-    ssize_t r = read_some(fd, buf, n, off);
+    ssize_t r = xfer_pread(fd, buf, n, off);
 
     if (r < 0) {
         sut_error_set(err, "read failed: %s", strerror(errno));

@@ -70,7 +70,7 @@ const char *cfg_dtype_name(st_dtype dt)
 
 static int oom(rw *w)
 {
-    sut_error_set(w->err, "out of memory");
+    sut_error_oom(w->err, NULL);
     return -1;
 }
 

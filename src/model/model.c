@@ -48,14 +48,13 @@ static int add_issue(model *m, const char *code, sut_error *err,
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    sut_vline(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    sut_one_line(buf);
     grown = realloc(m->issues, (m->nissues + 1) * sizeof(*grown));
     if (!grown || !(grown[m->nissues].message = strdup(buf))) {
         if (grown)
             m->issues = grown;
-        sut_error_set(err, "%s: out of memory", m->path);
+        sut_error_oom(err, m->path);
         return -1;
     }
     grown[m->nissues].code = code;
@@ -91,13 +90,6 @@ void model_free(model *m)
     free(m);
 }
 
-/* A shard name from an index must be a plain file name in the folder. */
-static bool plain_name(const char *name)
-{
-    return *name && !strchr(name, '/') && !strchr(name, '\\') &&
-           strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
-}
-
 static int push_shard(model *m, const char *name, sut_error *err)
 {
     char **names = realloc(m->shard_names, (m->nshards + 1) * sizeof(*names));
@@ -105,7 +97,7 @@ static int push_shard(model *m, const char *name, sut_error *err)
     if (names)
         m->shard_names = names;
     if (!names || !(names[m->nshards] = strdup(name))) {
-        sut_error_set(err, "%s: out of memory", m->path);
+        sut_error_oom(err, m->path);
         return -1;
     }
     m->nshards++;
@@ -143,7 +135,7 @@ static int find_lone_file(model *m, sut_error *err)
     else if (found)
         rc = push_shard(m, found, err);
     else
-        sut_error_set(err, "%s: out of memory", m->dir);
+        sut_error_oom(err, m->dir);
     free(found);
     return rc;
 }
@@ -177,7 +169,7 @@ static int collect_shards(model *m, const struct map_entry *map, size_t n,
     int rc = 0;
 
     if (!names) {
-        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        sut_error_oom(err, INDEX_NAME);
         return -1;
     }
     for (i = 0; i < n; i++)
@@ -229,7 +221,7 @@ static int read_index(model *m, cJSON **root, struct map_entry **map,
         goto out;
     }
     if (!(*map = calloc(n ? n : 1, sizeof(**map)))) {
-        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        sut_error_oom(err, INDEX_NAME);
         goto out;
     }
     i = 0;
@@ -239,7 +231,7 @@ static int read_index(model *m, cJSON **root, struct map_entry **map,
                           INDEX_NAME, it->string);
             goto out;
         }
-        if (!plain_name(it->valuestring)) {
+        if (!sut_plain_name(it->valuestring)) {
             sut_error_set(err, "%s: weight_map: tensor '%s': shard '%s' is not a plain "
                           "file name in the folder", INDEX_NAME, it->string,
                           it->valuestring);
@@ -261,7 +253,7 @@ static int open_shards(model *m, sut_error *err)
     size_t i;
 
     if (!(m->shards = calloc(m->nshards ? m->nshards : 1, sizeof(*m->shards)))) {
-        sut_error_set(err, "%s: out of memory", m->path);
+        sut_error_oom(err, m->path);
         return -1;
     }
     for (i = 0; i < m->nshards; i++) {
@@ -269,7 +261,7 @@ static int open_shards(model *m, sut_error *err)
         struct stat st;
 
         if (!p) {
-            sut_error_set(err, "%s: out of memory", m->path);
+            sut_error_oom(err, m->path);
             return -1;
         }
         if (stat(p, &st) != 0) {
@@ -314,7 +306,7 @@ static int list_tensors(model *m, sut_error *err)
     m->tensors = calloc(n ? n : 1, sizeof(*m->tensors));
     m->by_name = malloc((n ? n : 1) * sizeof(*m->by_name));
     if (!m->tensors || !m->by_name) {
-        sut_error_set(err, "%s: out of memory", m->path);
+        sut_error_oom(err, m->path);
         return -1;
     }
     for (i = 0; i < m->nshards; i++)
@@ -415,7 +407,7 @@ static int choose_arch(model *m, arch_table *arches, sut_error *err)
     if ((m->arch = arch_for_config(arches, m->config)))
         return 0;
     if (!(names = malloc((m->ntensors ? m->ntensors : 1) * sizeof(*names)))) {
-        sut_error_set(err, "%s: out of memory", m->path);
+        sut_error_oom(err, m->path);
         return -1;
     }
     for (i = 0; i < m->ntensors; i++)
@@ -460,7 +452,7 @@ static int classify(model *m, sut_error *err)
     fill = calloc(m->nlayers + 1, sizeof(size_t));
     if (!m->layer_start || !m->layer_list || !fill) {
         free(fill);
-        sut_error_set(err, "%s: out of memory", m->path);
+        sut_error_oom(err, m->path);
         return -1;
     }
     for (i = 0; i < m->ntensors; i++)
@@ -535,7 +527,7 @@ model *model_open(const char *path, arch_table *arches, int flags,
     int rc = -1;
 
     if (!m || !(m->path = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", path);
+        sut_error_oom(err, path);
         goto out;
     }
     if (locate(m, &index, &map, &nmap, err) != 0 || open_shards(m, err) != 0 ||
@@ -625,4 +617,17 @@ uint64_t model_data_bytes(const model *m)
     for (i = 0; i < m->ntensors; i++)
         sum += st_tensor_bytes(m->tensors[i].t);
     return sum;
+}
+
+const model_tensor *model_find_role(const model *m, bool output)
+{
+    const arch_family *f = model_arch(m);
+    size_t i;
+
+    for (i = 0; i < model_tensor_count(m); i++) {
+        const char *name = model_tensor_at(m, i)->t->name;
+        if (output ? arch_is_output(f, name) : arch_is_embed(f, name))
+            return model_tensor_at(m, i);
+    }
+    return NULL;
 }

@@ -71,9 +71,8 @@ static int warn(plan *p, const char *code, sut_error *err, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    sut_vline(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    sut_one_line(buf);
     grown = realloc(p->warnings, (p->nwarnings + 1) * sizeof(*grown));
     if (!grown)
         return oom(p, err);
@@ -82,12 +81,6 @@ static int warn(plan *p, const char *code, sut_error *err, const char *fmt, ...)
         return oom(p, err);
     grown[p->nwarnings++].code = code;
     return 0;
-}
-
-static bool same_shape(const st_tensor *a, const st_tensor *b)
-{
-    return a->ndim == b->ndim &&
-           (a->ndim == 0 || memcmp(a->shape, b->shape, a->ndim * sizeof(*a->shape)) == 0);
 }
 
 static bool is_float(st_dtype dt)
@@ -335,7 +328,7 @@ static int common_names(const model *m, struct common *c, sut_error *err)
     if (!(all = malloc((total ? total : 1) * sizeof(*all))) ||
         !(c->names = malloc((total ? total : 1) * sizeof(*c->names)))) {
         free(all);
-        sut_error_set(err, "%s: out of memory", model_path(m));
+        sut_error_oom(err, model_path(m));
         return -1;
     }
     for (l = 0; l < model_layer_count(m); l++) {
@@ -446,7 +439,7 @@ static int check_layer(plan *p, const plan_layer *l, const struct common *cs,
             continue;
         }
         rt = layer_tensor(rm, ref->source_layer, t->local);
-        if (!rt || same_shape(rt->t, t->t))
+        if (!rt || st_same_shape(rt->t, t->t))
             continue;
         fmt_shape(rt->t->shape, rt->t->ndim, sa, sizeof(sa));
         fmt_shape(t->t->shape, t->t->ndim, sb, sizeof(sb));
@@ -797,7 +790,7 @@ static int add_tensors(plan *p, sut_error *err)
     return 0;
 }
 
-static int cmp_tensor_name(const void *a, const void *b)
+int plan_tensor_cmp_name(const void *a, const void *b)
 {
     return strcmp((*(const plan_tensor *const *)a)->name,
                   (*(const plan_tensor *const *)b)->name);
@@ -815,7 +808,7 @@ static int check_names(plan *p, sut_error *err)
         return oom(p, err);
     for (i = 0; i < p->ntensors; i++)
         by[i] = &p->tensors[i];
-    qsort(by, p->ntensors, sizeof(*by), cmp_tensor_name);
+    qsort(by, p->ntensors, sizeof(*by), plan_tensor_cmp_name);
     for (i = 1; i < p->ntensors && rc == 0; i++)
         if (strcmp(by[i - 1]->name, by[i]->name) == 0) {
             sut_error_set(err, "%soutput tensor '%s' would be written twice (from '%s' "
@@ -1100,7 +1093,7 @@ plan *plan_make(const recipe *r, arch_table *arches, const plan_options *opt,
     const model *c;
 
     if (!p) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return NULL;
     }
     p->r = r;

@@ -1,6 +1,7 @@
-/* recipe.c: the recipe struct, scales, sizes, JSON output and loading a
- * file (the readers are in recipe_json.c, recipe_spec.c and
- * recipe_mergekit.c). */
+/* recipe.c: the recipe struct and the builders the readers call (models,
+ * slices, scales, notes), sizes and JSON output. Loading a file, which
+ * picks a reader, is in recipe_load.c; the readers are recipe_json.c,
+ * recipe_spec.c and recipe_mergekit.c. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
 #include <math.h>
@@ -14,9 +15,7 @@
 #include "recipe_int.h"
 #include "common/checked.h"
 #include "common/util.h"
-#include "common/util.h"
 
-#define RECIPE_FILE_MAX (16u << 20)
 #define MATCH_LIMIT 1000000
 
 /* Makes room for element n of *arr (elements of sz bytes): the array
@@ -142,7 +141,7 @@ int rc_add_scale(recipe_slice *s, const char *match, const double *values,
     s->scales[s->nscales++] = sc;
     return 0;
 oom:
-    sut_error_set(err, "out of memory");
+    sut_error_oom(err, NULL);
 fail:
     free(sc.match);
     free(sc.values);
@@ -214,16 +213,24 @@ bool rc_scales(const recipe_slice *s, const char *name, double t)
     return sc && rule_value(sc, t) != 1.0;
 }
 
-int rc_failv(sut_error *err, const char *label, const char *where,
-             const char *fmt, va_list ap)
+int rc_fail(sut_error *err, const char *label, const char *where, const char *fmt, ...)
 {
     char what[SUT_ERROR_MAX];
+    va_list ap;
 
+    va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
     if (*where)
         sut_error_set(err, "%s: %s: %s", label, where, what);
     else
         sut_error_set(err, "%s: %s", label, what);
+    return -1;
+}
+
+int rc_oom(sut_error *err, const char *label)
+{
+    sut_error_oom(err, label);
     return -1;
 }
 
@@ -546,57 +553,7 @@ fail:
     return NULL;
 }
 
-/* Loading and freeing ------------------------------------------------- */
-
-/* The folder part of path (new string), "/" for a file at the root, or
- * NULL with *oom false when path has no folder. */
-static char *folder_of(const char *path, bool *oom)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-
-    *oom = false;
-    if (!slash)
-        return NULL;
-    dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
-    *oom = !dir;
-    return dir;
-}
-
-recipe *recipe_load(const char *path, sut_error *err)
-{
-    size_t len;
-    bool oom;
-    recipe *r = NULL;
-    char *dir = NULL;
-    char *text = sut_read_file(path, RECIPE_FILE_MAX, &len, err);
-    const char *p = text;
-
-    if (!text)
-        return NULL;
-    dir = folder_of(path, &oom);
-    if (oom) {
-        sut_error_set(err, "%s: out of memory", path);
-        goto out;
-    }
-    if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
-        p += 3;
-    while (p < text + len && isspace((unsigned char)*p))
-        p++;
-    if (p < text + len && *p == '{')
-        r = recipe_parse_json(text, len, path, dir, err);
-    else
-        r = recipe_parse_mergekit(text, len, path, dir, err);
-    if (r && !(r->path = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", path);
-        recipe_free(r);
-        r = NULL;
-    }
-out:
-    free(dir);
-    free(text);
-    return r;
-}
+/* Freeing ------------------------------------------------------------- */
 
 static void free_slice(recipe_slice *s)
 {

@@ -37,8 +37,11 @@ bool rc_scales(const recipe_slice *s, const char *name, double t);
 
 /* Sets err to "LABEL: WHERE: what" ("LABEL: what" when where is "") and
  * returns -1: the one shape of every recipe reader's errors. */
-int rc_failv(sut_error *err, const char *label, const char *where,
-             const char *fmt, va_list ap);
+int rc_fail(sut_error *err, const char *label, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Sets err to "LABEL: out of memory"; returns -1. */
+int rc_oom(sut_error *err, const char *label);
 
 /* Appends a formatted note. 0, or -1 when out of memory. */
 int rc_note(recipe *r, const char *fmt, ...)

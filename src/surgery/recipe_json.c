@@ -23,27 +23,6 @@ static const char *const slice_keys[] = {"model", "layers", "scale", NULL};
 static const char *const scale_keys[] = {"match", "value", NULL};
 static const char *const output_keys[] = {"shard_size", "dtype", NULL};
 
-/* Sets err to "LABEL: WHERE: what" (or "LABEL: what" when where is ""). */
-static int fail(const jctx *c, const char *where, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(const jctx *c, const char *where, const char *fmt, ...)
-{
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    rc = rc_failv(c->err, c->label, where, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-static int oom(const jctx *c)
-{
-    sut_error_set(c->err, "%s: out of memory", c->label);
-    return -1;
-}
-
 /* Refuses a key of obj not in allowed. */
 static int check_keys(const jctx *c, const cJSON *obj, const char *where,
                       const char *const *allowed)
@@ -55,7 +34,7 @@ static int check_keys(const jctx *c, const cJSON *obj, const char *where,
         for (i = 0; allowed[i] && strcmp(allowed[i], it->string) != 0; i++)
             ;
         if (!allowed[i])
-            return fail(c, where, "unknown key '%s'", it->string);
+            return rc_fail(c->err, c->label, where, "unknown key '%s'", it->string);
     }
     return 0;
 }
@@ -66,10 +45,10 @@ static long model_ref(const jctx *c, const cJSON *item, const char *where)
     long m;
 
     if (!cJSON_IsString(item))
-        return fail(c, where, "expected a model name");
+        return rc_fail(c->err, c->label, where, "expected a model name");
     m = recipe_model_index(c->r, item->valuestring);
     if (m < 0)
-        return fail(c, where, "unknown model '%s' (not in models)",
+        return rc_fail(c->err, c->label, where, "unknown model '%s' (not in models)",
                     item->valuestring);
     return m;
 }
@@ -80,19 +59,19 @@ static int parse_models(const jctx *c, const cJSON *models)
     char where[300];
 
     if (!cJSON_IsObject(models))
-        return fail(c, "models", models ? "expected an object of NAME: PATH"
+        return rc_fail(c->err, c->label, "models", models ? "expected an object of NAME: PATH"
                                         : "missing");
     if (!models->child)
-        return fail(c, "models", "empty");
+        return rc_fail(c->err, c->label, "models", "empty");
     cJSON_ArrayForEach(it, models) {
         if (!rc_valid_name(it->string))
-            return fail(c, "models", "invalid model name '%s' (use letters, "
+            return rc_fail(c->err, c->label, "models", "invalid model name '%s' (use letters, "
                         "digits, '_', '.' and '-')", it->string);
         snprintf(where, sizeof(where), "models.%s", it->string);
         if (!cJSON_IsString(it) || !*it->valuestring)
-            return fail(c, where, "expected a path");
+            return rc_fail(c->err, c->label, where, "expected a path");
         if (rc_add_model(c->r, it->string, it->valuestring, c->base_dir) < 0)
-            return oom(c);
+            return rc_oom(c->err, c->label);
     }
     return 0;
 }
@@ -106,7 +85,7 @@ static int layer_number(const jctx *c, const cJSON *item, const char *where,
 
     snprintf(at, sizeof(at), "%s[%zu]", where, i);
     if (sut_json_u64(item, &v) != 0 || v > RECIPE_LAYER_MAX)
-        return fail(c, at, "expected a whole number from 0 to %u",
+        return rc_fail(c->err, c->label, at, "expected a whole number from 0 to %u",
                     RECIPE_LAYER_MAX);
     *out = (unsigned)v;
     return 0;
@@ -116,14 +95,14 @@ static int parse_layers(const jctx *c, const cJSON *layers, const char *where,
                         unsigned *start, unsigned *end)
 {
     if (!layers)
-        return fail(c, where, "missing");
+        return rc_fail(c->err, c->label, where, "missing");
     if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) != 2)
-        return fail(c, where, "expected [start, end]");
+        return rc_fail(c->err, c->label, where, "expected [start, end]");
     if (layer_number(c, layers->child, where, 0, start) != 0 ||
         layer_number(c, layers->child->next, where, 1, end) != 0)
         return -1;
     if (*start > *end)
-        return fail(c, where, "start %u is after end %u", *start, *end);
+        return rc_fail(c->err, c->label, where, "start %u is after end %u", *start, *end);
     return 0;
 }
 
@@ -137,7 +116,7 @@ static double *scale_values(const jctx *c, const cJSON *v, const char *where,
     size_t i = 0;
 
     if (!v) {
-        fail(c, where, "missing");
+        rc_fail(c->err, c->label, where, "missing");
         return NULL;
     }
     *n = cJSON_IsNumber(v) ? 1
@@ -145,7 +124,7 @@ static double *scale_values(const jctx *c, const cJSON *v, const char *where,
     if (*n == 0)
         goto bad;
     if (!(vals = calloc(*n, sizeof(*vals)))) {
-        oom(c);
+        rc_oom(c->err, c->label);
         return NULL;
     }
     if (cJSON_IsNumber(v))
@@ -162,7 +141,7 @@ static double *scale_values(const jctx *c, const cJSON *v, const char *where,
     return vals;
 bad:
     free(vals);
-    fail(c, where, "expected a number or a non-empty list of numbers");
+    rc_fail(c->err, c->label, where, "expected a number or a non-empty list of numbers");
     return NULL;
 }
 
@@ -176,12 +155,12 @@ static int parse_rule(const jctx *c, recipe_slice *s, const cJSON *rule,
     int rc;
 
     if (!cJSON_IsObject(rule))
-        return fail(c, where, "expected {\"match\": PATTERN, \"value\": V}");
+        return rc_fail(c->err, c->label, where, "expected {\"match\": PATTERN, \"value\": V}");
     if (check_keys(c, rule, where, scale_keys) != 0)
         return -1;
     snprintf(at, sizeof(at), "%s.match", where);
     if (match && !cJSON_IsString(match))
-        return fail(c, at, "expected a pattern string");
+        return rc_fail(c->err, c->label, at, "expected a pattern string");
     snprintf(at, sizeof(at), "%s.value", where);
     vals = scale_values(c, cJSON_GetObjectItemCaseSensitive(rule, "value"),
                         at, &n);
@@ -204,7 +183,7 @@ static int parse_scale(const jctx *c, recipe_slice *s, const cJSON *scale,
     if (!scale)
         return 0;
     if (!cJSON_IsArray(scale))
-        return fail(c, where, "expected a list of {\"match\", \"value\"}");
+        return rc_fail(c->err, c->label, where, "expected a list of {\"match\", \"value\"}");
     cJSON_ArrayForEach(it, scale) {
         snprintf(at, sizeof(at), "%s[%zu]", where, i++);
         if (parse_rule(c, s, it, at) != 0)
@@ -222,12 +201,12 @@ static int parse_slice(const jctx *c, const cJSON *sl, size_t i)
 
     snprintf(where, sizeof(where), "slices[%zu]", i);
     if (!cJSON_IsObject(sl))
-        return fail(c, where, "expected an object");
+        return rc_fail(c->err, c->label, where, "expected an object");
     if (check_keys(c, sl, where, slice_keys) != 0)
         return -1;
     snprintf(at, sizeof(at), "%s.model", where);
     if (!cJSON_GetObjectItemCaseSensitive(sl, "model"))
-        return fail(c, at, "missing");
+        return rc_fail(c->err, c->label, at, "missing");
     m = model_ref(c, cJSON_GetObjectItemCaseSensitive(sl, "model"), at);
     if (m < 0)
         return -1;
@@ -236,7 +215,7 @@ static int parse_slice(const jctx *c, const cJSON *sl, size_t i)
                      &start, &end) != 0)
         return -1;
     if (!(s = rc_add_slice(c->r, (size_t)m, start, end)))
-        return oom(c);
+        return rc_oom(c->err, c->label);
     snprintf(at, sizeof(at), "%s.scale", where);
     return parse_scale(c, s, cJSON_GetObjectItemCaseSensitive(sl, "scale"),
                        at);
@@ -249,10 +228,10 @@ static int parse_slices(const jctx *c, const cJSON *slices)
     size_t i = 0;
 
     if (!cJSON_IsArray(slices))
-        return fail(c, "slices", slices ? "expected a list of slices"
+        return rc_fail(c->err, c->label, "slices", slices ? "expected a list of slices"
                                         : "missing");
     if (!slices->child)
-        return fail(c, "slices", "empty");
+        return rc_fail(c->err, c->label, "slices", "empty");
 
     cJSON_ArrayForEach(it, slices)
         if (parse_slice(c, it, i++) != 0)
@@ -279,14 +258,14 @@ static int parse_shard_size(const jctx *c, const cJSON *v)
 
     if (cJSON_IsString(v)) {
         if (recipe_parse_size(v->valuestring, &n) != 0)
-            return fail(c, where, "invalid size '%s' (e.g. \"5GB\", \"500MB\","
+            return rc_fail(c->err, c->label, where, "invalid size '%s' (e.g. \"5GB\", \"500MB\","
                         " \"2GiB\" or a number of bytes)", v->valuestring);
     } else if (sut_json_u64(v, &n) != 0) {
-        return fail(c, where, "expected a size such as \"5GB\" or a whole "
+        return rc_fail(c->err, c->label, where, "expected a size such as \"5GB\" or a whole "
                     "number of bytes");
     }
     if (n == 0)
-        return fail(c, where, "must be at least 1 byte");
+        return rc_fail(c->err, c->label, where, "must be at least 1 byte");
     c->r->shard_size = n;
     return 0;
 }
@@ -298,7 +277,7 @@ static int parse_output(const jctx *c, const cJSON *out)
     if (!out)
         return 0;
     if (!cJSON_IsObject(out))
-        return fail(c, "output", "expected an object");
+        return rc_fail(c->err, c->label, "output", "expected an object");
     if (check_keys(c, out, "output", output_keys) != 0)
         return -1;
     v = cJSON_GetObjectItemCaseSensitive(out, "shard_size");
@@ -308,7 +287,7 @@ static int parse_output(const jctx *c, const cJSON *out)
     if (!v)
         return 0;
     if (!cJSON_IsString(v) || rc_parse_dtype(v->valuestring, &c->r->dtype) != 0)
-        return fail(c, "output.dtype", "unknown dtype '%s' (use f32, f16 or "
+        return rc_fail(c->err, c->label, "output.dtype", "unknown dtype '%s' (use f32, f16 or "
                     "bf16)", cJSON_IsString(v) ? v->valuestring : "?");
     c->r->has_dtype = true;
     return 0;
@@ -320,14 +299,14 @@ static int parse_root(const jctx *c, const cJSON *root)
     const cJSON *comment;
 
     if (!cJSON_IsObject(root))
-        return fail(c, "", "expected a JSON object");
+        return rc_fail(c->err, c->label, "", "expected a JSON object");
     if (check_keys(c, root, "", top_keys) != 0)
         return -1;
     comment = cJSON_GetObjectItemCaseSensitive(root, "comment");
     if (comment && !cJSON_IsString(comment))
-        return fail(c, "comment", "expected a string");
+        return rc_fail(c->err, c->label, "comment", "expected a string");
     if (comment && !(r->comment = strdup(comment->valuestring)))
-        return oom(c);
+        return rc_oom(c->err, c->label);
     if (parse_models(c, cJSON_GetObjectItemCaseSensitive(root, "models")) ||
         parse_slices(c, cJSON_GetObjectItemCaseSensitive(root, "slices")) ||
         parse_donor(c, root, "embed_from", &r->embed_from) ||
@@ -336,7 +315,7 @@ static int parse_root(const jctx *c, const cJSON *root)
         parse_donor(c, root, "tokenizer_from", &r->tokenizer_from) ||
         parse_output(c, cJSON_GetObjectItemCaseSensitive(root, "output")))
         return -1;
-    return rc_note_unused(r) == 0 ? 0 : oom(c);
+    return rc_note_unused(r) == 0 ? 0 : rc_oom(c->err, c->label);
 }
 
 recipe *recipe_parse_json(const char *text, size_t len, const char *label,
@@ -348,7 +327,7 @@ recipe *recipe_parse_json(const char *text, size_t len, const char *label,
     if (!root)
         return NULL;
     if (!(c.r = rc_new(RECIPE_JSON)))
-        oom(&c);
+        rc_oom(c.err, c.label);
     else if (parse_root(&c, root) != 0) {
         recipe_free(c.r);
         c.r = NULL;

@@ -91,33 +91,12 @@ static const keyrule tokenizer_keys[] = {
 
 /* Errors and notes ----------------------------------------------------- */
 
-/* Sets err to "LABEL: WHERE: what" ("LABEL: what" when where is ""). */
-static int fail(const mctx *c, const char *where, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(const mctx *c, const char *where, const char *fmt, ...)
-{
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    rc = rc_failv(c->err, c->label, where, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-static int oom(const mctx *c)
-{
-    sut_error_set(c->err, "%s: out of memory", c->label);
-    return -1;
-}
-
 /* Counts n items of work; fails once the total passes WORK_MAX. */
 static int spend(mctx *c, size_t n)
 {
     c->work += n;
     if (c->work > WORK_MAX)
-        return fail(c, "", "too large: over %u items once aliases are "
+        return rc_fail(c->err, c->label, "", "too large: over %u items once aliases are "
                     "expanded", WORK_MAX);
     return 0;
 }
@@ -201,14 +180,14 @@ static int check_key(mctx *c, const char *where, const char *key,
     for (; table->key && strcmp(table->key, key) != 0; table++)
         ;
     if (table->refuse)
-        return fail(c, at, "%s", table->refuse);
+        return rc_fail(c->err, c->label, at, "%s", table->refuse);
     if (table->ignore &&
         rc_note(c->r, "%s: %s is ignored: %s", c->label, at, table->ignore))
-        return oom(c);
+        return rc_oom(c->err, c->label);
     if (!table->key &&
         rc_note(c->r, "%s: %s is ignored: not a mergekit setting", c->label,
                 at))
-        return oom(c);
+        return rc_oom(c->err, c->label);
     return 0;
 }
 
@@ -220,15 +199,15 @@ static int check_map(mctx *c, const yaml_node_t *n, const char *where,
     const char *k;
 
     if (!n || n->type != YAML_MAPPING_NODE)
-        return fail(c, where, "expected a mapping");
+        return rc_fail(c->err, c->label, where, "expected a mapping");
     for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         if (spend(c, 1) != 0)
             return -1;
         if (!(k = scalar(node(c, p->key))))
-            return fail(c, where, "expected text keys");
+            return rc_fail(c->err, c->label, where, "expected text keys");
         for (q = n->data.mapping.pairs.start; q < p; q++)
             if (strcmp(scalar(node(c, q->key)), k) == 0)
-                return fail(c, where, "duplicate key '%s'", k);
+                return rc_fail(c->err, c->label, where, "duplicate key '%s'", k);
         if (check_key(c, where, k, table) != 0)
             return -1;
     }
@@ -249,7 +228,7 @@ static int number(mctx *c, const yaml_node_t *n, const char *where,
         if (end != s && !*end && errno == 0 && isfinite(*out))
             return 0;
     }
-    return fail(c, where, "expected a number");
+    return rc_fail(c->err, c->label, where, "expected a number");
 }
 
 /* A layer number: decimal digits, at most RECIPE_LAYER_MAX. */
@@ -268,7 +247,7 @@ static int layer_number(mctx *c, const yaml_node_t *n, const char *where,
             return 0;
         }
     }
-    return fail(c, where, "expected a whole number from 0 to %u",
+    return rc_fail(c->err, c->label, where, "expected a whole number from 0 to %u",
                 RECIPE_LAYER_MAX);
 }
 
@@ -295,7 +274,7 @@ static int rules_add(mctx *c, rules *rs, char *match, double *values, size_t n)
     if (!v) {
         free(match);
         free(values);
-        return oom(c);
+        return rc_oom(c->err, c->label);
     }
     rs->v = v;
     rs->v[rs->n++] = (rule){match, values, n};
@@ -336,13 +315,13 @@ static double *values_of(mctx *c, const yaml_node_t *v, const char *where,
 
     *n = v && v->type == YAML_SEQUENCE_NODE ? seq_len(v) : 1;
     if (!v || v->type == YAML_MAPPING_NODE || *n == 0) {
-        fail(c, where, "expected a number or a list of numbers");
+        rc_fail(c->err, c->label, where, "expected a number or a list of numbers");
         return NULL;
     }
     if (spend(c, *n) != 0)
         return NULL;
     if (!(vals = calloc(*n, sizeof(*vals)))) {
-        oom(c);
+        rc_oom(c->err, c->label);
         return NULL;
     }
     for (i = 0; i < *n; i++) {
@@ -367,7 +346,7 @@ static int note_filter(mctx *c, const char *filter, const char *where)
                 "matches the full source name (e.g. "
                 "'model.layers.8.self_attn.o_proj.weight')", c->label, where,
                 filter))
-        return oom(c);
+        return rc_oom(c->err, c->label);
     return 0;
 }
 
@@ -386,7 +365,7 @@ static int condition(mctx *c, const yaml_node_t *n, const char *where,
         return -1;
     if ((f = map_get(c, n, "filter")) && !(filter = scalar(f))) {
         join(at, sizeof(at), where, "filter");
-        return fail(c, at, "expected text");
+        return rc_fail(c->err, c->label, at, "expected text");
     }
     join(at, sizeof(at), where, "value");
     if (!(vals = values_of(c, map_get(c, n, "value"), at, &nv)))
@@ -394,7 +373,7 @@ static int condition(mctx *c, const yaml_node_t *n, const char *where,
     match = literal_pattern(filter, &no_mem);
     if (no_mem) {
         free(vals);
-        return oom(c);
+        return rc_oom(c->err, c->label);
     }
     if (note_filter(c, filter, where) != 0) {
         free(match);
@@ -417,7 +396,7 @@ static int setting(mctx *c, const yaml_node_t *v, const char *where,
     size_t i, n;
 
     if (v->type == YAML_MAPPING_NODE)
-        return fail(c, where, "%s", what);
+        return rc_fail(c->err, c->label, where, "%s", what);
     first = v->type == YAML_SEQUENCE_NODE && seq_len(v) ? seq_at(c, v, 0) : v;
     if (first->type != YAML_MAPPING_NODE) {
         if (!(vals = values_of(c, v, where, &n)))
@@ -429,7 +408,7 @@ static int setting(mctx *c, const yaml_node_t *v, const char *where,
         if (spend(c, 1) != 0)
             return -1;
         if (seq_at(c, v, i)->type != YAML_MAPPING_NODE)
-            return fail(c, at, "%s", what);
+            return rc_fail(c->err, c->label, at, "%s", what);
         if (condition(c, seq_at(c, v, i), at, out) != 0)
             return -1;
     }
@@ -447,14 +426,14 @@ static int parameters(mctx *c, const yaml_node_t *n, const char *where,
     if (!n)
         return 0;
     if (n->type != YAML_MAPPING_NODE)
-        return fail(c, where, "expected a mapping");
+        return rc_fail(c->err, c->label, where, "expected a mapping");
     for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         k = scalar(node(c, p->key));
         join(at, sizeof(at), where, k ? k : "?");
         if (!k || strcmp(k, "scale") != 0) {
             if (rc_note(c->r, "%s: %s is ignored: passthrough uses only "
                         "scale", c->label, at))
-                return oom(c);
+                return rc_oom(c->err, c->label);
         } else if (!is_null(node(c, p->value)) &&
                    setting(c, node(c, p->value), at, out) != 0) {
             return -1;
@@ -511,13 +490,13 @@ static int check_local(mctx *c, const char *s, const char *where)
         return 0;
     if (hub_like(s, id) && !(at && strchr(at + 1, '@'))) {
         name = strchr(s, '/') + 1;
-        return fail(c, where, "'%s' is not a local folder (download it first, "
+        return rc_fail(c->err, c->label, where, "'%s' is not a local folder (download it first, "
                     "e.g. huggingface-cli download %.*s%s%s --local-dir %.*s)",
                     s, (int)id, s, at ? " --revision " : "", at ? at + 1 : "",
                     (int)(s + id - name), name);
     }
     if (strchr(s, '+'))
-        return fail(c, where, "'%s': LoRA adapters ('model+lora') are not "
+        return rc_fail(c->err, c->label, where, "'%s': LoRA adapters ('model+lora') are not "
                     "supported; merge the adapter into the model first", s);
     return 0;
 }
@@ -530,17 +509,17 @@ static long model_ref(mctx *c, const yaml_node_t *n, const char *where)
     long m;
 
     if (!s || !*s)
-        return fail(c, where, "expected a model path");
+        return rc_fail(c->err, c->label, where, "expected a model path");
     if ((m = rc_find_given(c->r, s)) >= 0)
         return m;
     if (check_local(c, s, where) != 0)
         return -1;
     if (!(name = rc_name_from_path(c->r, s)))
-        return oom(c);
+        return rc_oom(c->err, c->label);
     m = rc_add_model(c->r, name, s, c->base_dir);
     free(name);
     if (m < 0)
-        return oom(c);
+        return rc_oom(c->err, c->label);
     c->relative |= s[0] != '/';
     return m;
 }
@@ -553,9 +532,9 @@ static int layer_range(mctx *c, const yaml_node_t *n, const char *where,
     char at[512];
 
     if (!n)
-        return fail(c, where, "missing");
+        return rc_fail(c->err, c->label, where, "missing");
     if (n->type != YAML_SEQUENCE_NODE || seq_len(n) != 2)
-        return fail(c, where, "expected [start, end]");
+        return rc_fail(c->err, c->label, where, "expected [start, end]");
     pathf(at, sizeof(at), "%s[0]", where);
     if (layer_number(c, seq_at(c, n, 0), at, start) != 0)
         return -1;
@@ -563,7 +542,7 @@ static int layer_range(mctx *c, const yaml_node_t *n, const char *where,
     if (layer_number(c, seq_at(c, n, 1), at, end) != 0)
         return -1;
     if (*start > *end)
-        return fail(c, where, "start %u is after end %u", *start, *end);
+        return rc_fail(c->err, c->label, where, "start %u is after end %u", *start, *end);
     return 0;
 }
 
@@ -591,11 +570,11 @@ static const yaml_node_t *source_of(mctx *c, const yaml_node_t *n,
 
     join(at, sizeof(at), where, "sources");
     if (!srcs || srcs->type != YAML_SEQUENCE_NODE) {
-        fail(c, at, srcs ? "expected a list" : "missing");
+        rc_fail(c->err, c->label, at, srcs ? "expected a list" : "missing");
         return NULL;
     }
     if (seq_len(srcs) != 1) {
-        fail(c, at, "passthrough takes exactly one source per slice, not %zu",
+        rc_fail(c->err, c->label, at, "passthrough takes exactly one source per slice, not %zu",
              seq_len(srcs));
         return NULL;
     }
@@ -621,14 +600,14 @@ static int slice(mctx *c, const yaml_node_t *n, size_t i)
         return -1;
     join(at, sizeof(at), src_at, "model");
     if (!map_get(c, src, "model"))
-        return fail(c, at, "missing");
+        return rc_fail(c->err, c->label, at, "missing");
     if ((m = model_ref(c, map_get(c, src, "model"), at)) < 0)
         return -1;
     join(at, sizeof(at), src_at, "layer_range");
     if (layer_range(c, map_get(c, src, "layer_range"), at, &start, &end) != 0)
         return -1;
     if (!(s = rc_add_slice(c->r, (size_t)m, start, end)))
-        return oom(c);
+        return rc_oom(c->err, c->label);
     join(at, sizeof(at), src_at, "parameters");
     if (parameters(c, map_get(c, src, "parameters"), at, &own) != 0 ||
         add_rules(c, s, &own, at) != 0)
@@ -651,11 +630,11 @@ static int slices(mctx *c, const yaml_node_t *n)
     size_t i;
 
     if (!n)
-        return fail(c, "slices", "missing");
+        return rc_fail(c->err, c->label, "slices", "missing");
     if (n->type != YAML_SEQUENCE_NODE)
-        return fail(c, "slices", "expected a list");
+        return rc_fail(c->err, c->label, "slices", "expected a list");
     if (!seq_len(n))
-        return fail(c, "slices", "empty");
+        return rc_fail(c->err, c->label, "slices", "empty");
     for (i = 0; i < seq_len(n); i++)
         if (spend(c, 1) != 0 || slice(c, seq_at(c, n, i), i) != 0)
             return -1;
@@ -671,10 +650,10 @@ static int merge_method(mctx *c, const yaml_node_t *root)
     const char *s = scalar(n);
 
     if (!n)
-        return fail(c, "merge_method", "missing (suture reads passthrough "
+        return rc_fail(c->err, c->label, "merge_method", "missing (suture reads passthrough "
                     "configs)");
     if (!s || strcmp(s, "passthrough") != 0)
-        return fail(c, "merge_method", "'%s' is not supported (suture does "
+        return rc_fail(c->err, c->label, "merge_method", "'%s' is not supported (suture does "
                     "passthrough only)", s ? s : "?");
     return 0;
 }
@@ -688,7 +667,7 @@ static int dtype(mctx *c, const yaml_node_t *root)
     if (!n)
         return 0;
     if (!s || rc_parse_dtype(s, &c->r->dtype) != 0)
-        return fail(c, key, "unknown dtype '%s' (use float32, float16 or "
+        return rc_fail(c->err, c->label, key, "unknown dtype '%s' (use float32, float16 or "
                     "bfloat16)", s ? s : "?");
     c->r->has_dtype = true;
     return 0;
@@ -702,7 +681,7 @@ static int tokenizer(mctx *c, const yaml_node_t *root, long base)
     const char *where = "tokenizer_source", *s;
 
     if (t && n)
-        return fail(c, "tokenizer", "give tokenizer_source or tokenizer, not "
+        return rc_fail(c->err, c->label, "tokenizer", "give tokenizer_source or tokenizer, not "
                     "both");
     if (t) {
         if (check_map(c, t, "tokenizer", tokenizer_keys) != 0)
@@ -715,11 +694,11 @@ static int tokenizer(mctx *c, const yaml_node_t *root, long base)
         return 0;
     s = scalar(n);
     if (s && strcmp(s, "union") == 0)
-        return fail(c, where, "'union' is not supported (suture copies one "
+        return rc_fail(c->err, c->label, where, "'union' is not supported (suture copies one "
                     "model's tokenizer: give base or a model)");
     if (s && strcmp(s, "base") == 0) {
         if (base < 0)
-            return fail(c, where, "'base' needs base_model");
+            return rc_fail(c->err, c->label, where, "'base' needs base_model");
         return 0;
     }
     c->r->tokenizer_from = model_ref(c, n, where);
@@ -788,16 +767,16 @@ static int config(mctx *c, const yaml_node_t *root)
     if (asprintf(&c->r->comment, "converted from mergekit config '%s'",
                  sut_basename(c->label)) < 0) {
         c->r->comment = NULL;
-        return oom(c);
+        return rc_oom(c->err, c->label);
     }
-    return note_differences(c, base) == 0 ? 0 : oom(c);
+    return note_differences(c, base) == 0 ? 0 : rc_oom(c->err, c->label);
 }
 
 /* Loading -------------------------------------------------------------- */
 
 static int yaml_error(const mctx *c, const yaml_parser_t *p)
 {
-    return fail(c, "", "invalid YAML at line %zu, column %zu: %s",
+    return rc_fail(c->err, c->label, "", "invalid YAML at line %zu, column %zu: %s",
                 p->problem_mark.line + 1, p->problem_mark.column + 1,
                 p->problem ? p->problem : "unreadable");
 }
@@ -811,7 +790,7 @@ static int check_depth(const mctx *c, const char *text, size_t len)
     int rc = 0, done = 0;
 
     if (!yaml_parser_initialize(&p))
-        return oom(c);
+        return rc_oom(c->err, c->label);
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
     while (!done && rc == 0) {
         if (!yaml_parser_parse(&p, &ev)) {
@@ -827,7 +806,7 @@ static int check_depth(const mctx *c, const char *text, size_t len)
         done = ev.type == YAML_STREAM_END_EVENT;
         yaml_event_delete(&ev);
         if (depth > YAML_DEPTH_MAX)
-            rc = fail(c, "", "nested deeper than %d levels", YAML_DEPTH_MAX);
+            rc = rc_fail(c->err, c->label, "", "nested deeper than %d levels", YAML_DEPTH_MAX);
     }
     yaml_parser_delete(&p);
     return rc;
@@ -841,19 +820,19 @@ static int load(mctx *c, const char *text, size_t len, yaml_document_t *doc)
     int rc = -1;
 
     if (!yaml_parser_initialize(&p))
-        return oom(c);
+        return rc_oom(c->err, c->label);
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
     if (!yaml_parser_load(&p, doc)) {
         yaml_error(c, &p);
         goto out;
     }
     if (!yaml_document_get_root_node(doc)) {
-        fail(c, "", "empty");
+        rc_fail(c->err, c->label, "", "empty");
     } else if (!yaml_parser_load(&p, &extra)) {
         yaml_error(c, &p);
     } else {
         if (yaml_document_get_root_node(&extra))
-            fail(c, "", "more than one YAML document");
+            rc_fail(c->err, c->label, "", "more than one YAML document");
         else
             rc = 0;
         yaml_document_delete(&extra);
@@ -875,7 +854,7 @@ recipe *recipe_parse_mergekit(const char *text, size_t len, const char *label,
         return NULL;
     c.doc = &doc;
     if (!(c.r = rc_new(RECIPE_MERGEKIT)))
-        oom(&c);
+        rc_oom(c.err, c.label);
     else if (config(&c, yaml_document_get_root_node(&doc)) != 0) {
         recipe_free(c.r);
         c.r = NULL;

@@ -111,7 +111,7 @@ static char *word(const sctx *c)
 
 static int oom(const sctx *c)
 {
-    sut_error_set(c->err, "slices: out of memory");
+    sut_error_oom(c->err, "slices");
     return -1;
 }
 
@@ -290,7 +290,7 @@ static int add_model_args(recipe *r, const char *const *args, size_t n,
     }
     return 0;
 oom:
-    sut_error_set(err, "models: out of memory");
+    sut_error_oom(err, "models");
     return -1;
 }
 
@@ -312,7 +312,7 @@ recipe *recipe_parse_spec(const char *spec, const char *const *model_args,
     rc = parse(&c);
     goto out;
 oom:
-    sut_error_set(err, "slices: out of memory");
+    sut_error_oom(err, "slices");
 out:
     pcre2_match_data_free(c.md);
     pcre2_code_free(c.re);

@@ -11,23 +11,24 @@
 #include <unistd.h>
 
 #include "suture/trim.h"
+#include "suture/build.h"
 #include "suture/model.h"
 #include "suture/safetensors.h"
+#include "suture/staging.h"
+#include "suture/work.h"
 #include "suture/xfer.h"
-#include "audit/audit_int.h"
 #include "common/checked.h"
 #include "common/util.h"
 
 #define INDEX_NAME "model.safetensors.index.json"
 #define JSON_MAX (100u << 20)
-#define TMP_TAG ".suture-tmp-"
 #define LINK_MIN (1 << 20)
-#define COPY_STEP (64u << 20)  /* bytes copied between progress calls */
 
 struct trim {
     model *m;
     const model_tensor *head, *emb;
     bool drop;               /* the head's shard holds nothing else */
+    int lock;                /* the folder's lock (in place), or -1 */
     sut_progress_fn progress;
     void *progress_ctx;
 };
@@ -52,7 +53,7 @@ static bool resumable(const model *m, const char *head)
 }
 
 static int open_model(struct trim *t, const char *path, arch_table *arches,
-                      sut_error *err)
+                      bool in_place, sut_error *err)
 {
     struct stat st;
     const arch_family *f;
@@ -61,6 +62,8 @@ static int open_model(struct trim *t, const char *path, arch_table *arches,
         sut_error_set(err, "%s: not a model folder", path);
         return -1;
     }
+    if (in_place && (t->lock = stage_lock_dir(path, "trimming", err)) < 0)
+        return -1;
     if (!(t->m = model_open(path, arches, MODEL_LENIENT, err)))
         return -1;
     f = model_arch(t->m);
@@ -70,8 +73,8 @@ static int open_model(struct trim *t, const char *path, arch_table *arches,
                                          : "no config.json");
         return -1;
     }
-    t->head = audit_find_role(t->m, true);
-    t->emb = audit_find_role(t->m, false);
+    t->head = model_find_role(t->m, true);
+    t->emb = model_find_role(t->m, false);
     if (model_issue_count(t->m) > 0 && (!t->head || !resumable(t->m, t->head->t->name))) {
         sut_error_set(err, "%s (see suture audit)", model_issue_at(t->m, 0)->message);
         return -1;
@@ -193,51 +196,31 @@ static int copy_meta(st_writer *w, const st_file *f, const char *head, sut_error
     return 0;
 }
 
-/* The bytes copied so far of the total, for the progress callback. */
-struct copied {
-    const struct trim *t;
-    uint64_t done, total;
-};
-
-/* Copies len bytes at off of fd, COPY_STEP bytes at a time. */
-static int copy_run(st_writer *w, int fd, uint64_t off, uint64_t len, struct copied *c,
-                    sut_error *err)
-{
-    while (len > 0) {
-        uint64_t step = len < COPY_STEP ? len : COPY_STEP;
-        if (st_writer_copy(w, fd, off, step, err) != 0)
-            return -1;
-        c->done += step;
-        if (c->t->progress)
-            c->t->progress(c->t->progress_ctx, c->done, c->total);
-        off += step;
-        len -= step;
-    }
-    return 0;
-}
-
 /* Copies the tensors' data in runs of adjacent ranges. */
 static int copy_data(const struct trim *t, st_writer *w, const st_file *f,
                      const st_tensor **ts, size_t n, sut_error *err)
 {
     int fd = open(st_path(f), O_RDONLY | O_CLOEXEC);
-    struct copied c = {t, 0, 0};
+    work_meter meter;
+    uint64_t total = 0;
     size_t i = 0, j;
-    int rc = 0;
+    int rc;
 
     if (fd < 0) {
         sut_error_set(err, "%s: cannot open: %s", st_path(f), strerror(errno));
         return -1;
     }
     for (j = 0; j < n; j++)
-        c.total += ts[j]->end - ts[j]->begin;
+        total += ts[j]->end - ts[j]->begin;
+    rc = work_meter_init(&meter, total, t->progress, t->progress_ctx, err);
     while (rc == 0 && i < n) {
         for (j = i; j + 1 < n && ts[j + 1]->begin == ts[j]->end; j++)
             ;
-        rc = copy_run(w, fd, st_data_start(f) + ts[i]->begin, ts[j]->end - ts[i]->begin,
-                      &c, err);
+        rc = build_copy_range(w, fd, st_data_start(f) + ts[i]->begin,
+                              ts[j]->end - ts[i]->begin, &meter, err);
         i = j + 1;
     }
+    work_meter_destroy(&meter);
     close(fd);
     return rc;
 }
@@ -252,7 +235,7 @@ static int write_shard(const struct trim *t, const char *dst, sut_error *err)
     int rc = -1;
 
     if (!ts) {
-        sut_error_set(err, "%s: out of memory", dst);
+        sut_error_oom(err, dst);
         goto out;
     }
     for (i = 0; i < count; i++)
@@ -335,98 +318,18 @@ static int write_index(const struct trim *t, const char *dst, sut_error *err)
     cJSON_DeleteItemFromObjectCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(root, "weight_map"), t->head->t->name);
     if (set_total(root, total) != 0 || !(text = cJSON_Print(root)) || !(out = hf_layout(text))) {
-        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        sut_error_oom(err, INDEX_NAME);
         goto out;
     }
     rc = sut_write_file(dst, out, strlen(out), err);
 out:
     if (!src)
-        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        sut_error_oom(err, INDEX_NAME);
     cJSON_Delete(root);
     free(text);
     free(out);
     free(src);
     return rc;
-}
-
-/* ---- temporary names and stale files ---- */
-
-/* "DIR/.NAME.suture-tmp-PID" (caller frees), or NULL. */
-static char *tmp_name(const char *dir, const char *name)
-{
-    char *base, *p;
-    size_t n = strlen(name) + 64;
-
-    if (!(base = malloc(n)))
-        return NULL;
-    snprintf(base, n, ".%s" TMP_TAG "%ld", name, (long)getpid());
-    p = sut_path_join(dir, base);
-    free(base);
-    return p;
-}
-
-/* True for ".X.suture-tmp-PID" whose process no longer runs. */
-static bool stale(const char *name)
-{
-    const char *tag = strstr(name, TMP_TAG);
-    char *end;
-    long pid;
-
-    if (name[0] != '.' || !tag)
-        return false;
-    pid = strtol(tag + strlen(TMP_TAG), &end, 10);
-    return *end == '\0' && pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) != 0 &&
-           errno == ESRCH;
-}
-
-static int remove_tree(const char *path);
-
-static int remove_entry(const char *dir, const char *name)
-{
-    char *p = sut_path_join(dir, name);
-    struct stat st;
-    int rc = -1;
-
-    if (p && lstat(p, &st) == 0)
-        rc = S_ISDIR(st.st_mode) ? remove_tree(p) : unlink(p);
-    free(p);
-    return rc;
-}
-
-/* Removes a folder and everything in it. 0 or -1. */
-static int remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    int rc = 0;
-
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-            remove_entry(path, e->d_name) != 0)
-            rc = -1;
-    closedir(d);
-    return rmdir(path) == 0 ? rc : -1;
-}
-
-/* Removes the temporary files or folders of killed runs in dir whose
- * names start with ".PREFIX" (any when prefix is NULL). */
-static unsigned remove_stale(const char *dir, const char *prefix)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    unsigned n = 0;
-
-    if (!d)
-        return 0;
-    while ((e = readdir(d)))
-        if (stale(e->d_name) &&
-            (!prefix || strncmp(e->d_name + 1, prefix, strlen(prefix)) == 0) &&
-            remove_entry(dir, e->d_name) == 0)
-            n++;
-    closedir(d);
-    return n;
 }
 
 /* ---- in place ---- */
@@ -448,7 +351,7 @@ static int commit_in_place(const struct trim *t, const char *tmp_shard,
     int rc = -1;
 
     if (!shard || !index) {
-        sut_error_set(err, "%s: out of memory", dir);
+        sut_error_oom(err, dir);
         goto out;
     }
     if (tmp_index && (rename_in(tmp_index, index, err) != 0 || sut_fsync_dir(dir, err) != 0))
@@ -468,13 +371,13 @@ out:
 static int trim_in_place(const struct trim *t, trim_result *res, sut_error *err)
 {
     const char *dir = model_dir(t->m);
-    char *tmp_shard = tmp_name(dir, model_shard_name(t->m, t->head->shard));
-    char *tmp_index = model_index_name(t->m) ? tmp_name(dir, INDEX_NAME) : NULL;
+    char *tmp_shard = stage_tmp_name(dir, model_shard_name(t->m, t->head->shard));
+    char *tmp_index = model_index_name(t->m) ? stage_tmp_name(dir, INDEX_NAME) : NULL;
     int rc = -1;
 
-    res->stale = remove_stale(dir, NULL);
+    res->stale = stage_clean_dir(dir);
     if (!tmp_shard || (model_index_name(t->m) && !tmp_index)) {
-        sut_error_set(err, "%s: out of memory", dir);
+        sut_error_oom(err, dir);
         goto out;
     }
     if ((!t->drop && write_shard(t, tmp_shard, err) != 0) ||
@@ -495,38 +398,6 @@ out:
 
 /* ---- to a new folder ---- */
 
-static int copy_file(const char *src, const char *dst, mode_t mode, sut_error *err)
-{
-    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
-    struct stat st;
-
-    if (in < 0 || fstat(in, &st) != 0) {
-        sut_error_set(err, "%s: cannot read: %s", src, strerror(errno));
-        goto out;
-    }
-    if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777)) < 0) {
-        sut_error_set(err, "%s: cannot create: %s", dst, strerror(errno));
-        goto out;
-    }
-    if (xfer_copy(in, 0, out, 0, (uint64_t)st.st_size, err) != 0) {
-        sut_error_prefix(err, "%s", src);
-        goto out;
-    }
-    if (fsync(out) != 0) {
-        sut_error_set(err, "%s: fsync failed: %s", dst, strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
-    if (in >= 0)
-        close(in);
-    if (out >= 0 && close(out) != 0 && rc == 0) {
-        sut_error_set(err, "%s: write failed: %s", dst, strerror(errno));
-        rc = -1;
-    }
-    return rc;
-}
-
 /* A hard link (through a symlink to its target) for a file of LINK_MIN
  * bytes or more (weights nobody edits in place), else a copy. */
 static int link_or_copy(const char *src, const char *dst, const struct stat *st,
@@ -535,7 +406,7 @@ static int link_or_copy(const char *src, const char *dst, const struct stat *st,
     if (st->st_size >= LINK_MIN &&
         linkat(AT_FDCWD, src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == 0)
         return 0;
-    return copy_file(src, dst, st->st_mode, err);
+    return stage_copy_file(src, dst, st->st_mode, err);
 }
 
 static int copy_tree(const char *src, const char *dst, const struct trim *t,
@@ -550,7 +421,7 @@ static int copy_entry(const char *src, const char *dst, const char *name,
     int rc = -1;
 
     if (!from || !to) {
-        sut_error_set(err, "%s: out of memory", src);
+        sut_error_oom(err, src);
         goto out;
     }
     if (stat(from, &st) != 0) {
@@ -592,7 +463,7 @@ static int copy_tree(const char *src, const char *dst, const struct trim *t,
     while (rc == 0 && (e = readdir(d))) {
         const char *name = e->d_name;
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-            (name[0] == '.' && strstr(name, TMP_TAG)) || (top && written_by_trim(t, name)))
+            stage_is_ours(name) || (top && written_by_trim(t, name)))
             continue;
         rc = copy_entry(src, dst, name, t, top, err);
     }
@@ -600,117 +471,59 @@ static int copy_tree(const char *src, const char *dst, const struct trim *t,
     return rc == 0 ? sut_fsync_dir(dst, err) : -1;
 }
 
-/* The real path OUT will have; refuses an existing OUT or one inside in. */
-static char *check_out(const char *out, const char *in, sut_error *err)
+/* OUT's staging, refusing an existing OUT or one inside the input. */
+static staging *check_out(const char *out, const char *in, sut_error *err)
 {
-    char *copy = strdup(out), *slash, *parent = NULL, *real_in = NULL, *res = NULL;
-    struct stat st;
-    size_t n;
+    stage_input input = {"in", in};
+    staging *st = stage_new(out, err);
 
-    if (!copy)
-        goto oom;
-    if (lstat(out, &st) == 0) {
+    if (!st)
+        return NULL;
+    if (stage_exists(st)) {
         sut_error_set(err, "%s: already exists; trim never replaces a folder", out);
-        goto out;
-    }
-    while ((n = strlen(copy)) > 1 && copy[n - 1] == '/')
-        copy[n - 1] = '\0';
-    slash = strrchr(copy, '/');
-    if (slash)
-        *slash = '\0';
-    if (!(parent = realpath(slash ? (*copy ? copy : "/") : ".", NULL)) ||
-        !(real_in = realpath(in, NULL))) {
-        sut_error_set(err, "%s: %s", parent ? in : out, strerror(errno));
-        goto out;
-    }
-    if (!(res = sut_path_join(parent, slash ? slash + 1 : copy)))
-        goto oom;
-    n = strlen(real_in);
-    if (strncmp(res, real_in, n) == 0 && (res[n] == '/' || res[n] == '\0')) {
+    } else if (stage_check_inputs(st, &input, 1, err) != 0) {
         sut_error_set(err, "%s: inside the input folder %s", out, in);
-        free(res);
-        res = NULL;
+    } else {
+        return st;
     }
-    goto out;
-oom:
-    sut_error_set(err, "%s: out of memory", out);
-out:
-    free(copy);
-    free(parent);
-    free(real_in);
-    return res;
+    stage_free(st);
+    return NULL;
 }
 
-static int fill_staging(const struct trim *t, const char *stage, sut_error *err)
+static int fill_staging(const struct trim *t, const char *dir, sut_error *err)
 {
-    char *shard = sut_path_join(stage, model_shard_name(t->m, t->head->shard));
-    char *index = sut_path_join(stage, INDEX_NAME);
+    char *shard = sut_path_join(dir, model_shard_name(t->m, t->head->shard));
+    char *index = sut_path_join(dir, INDEX_NAME);
     int rc = -1;
 
     if (!shard || !index)
-        sut_error_set(err, "%s: out of memory", stage);
-    else if (copy_tree(model_dir(t->m), stage, t, true, err) == 0 &&
+        sut_error_oom(err, dir);
+    else if (copy_tree(model_dir(t->m), dir, t, true, err) == 0 &&
              (t->drop || write_shard(t, shard, err) == 0) &&
              (!model_index_name(t->m) || write_index(t, index, err) == 0))
-        rc = sut_fsync_dir(stage, err);
+        rc = sut_fsync_dir(dir, err);
     free(shard);
     free(index);
     return rc;
 }
 
-/* Renames stage to out, never over something that appeared meanwhile. */
-static int rename_new(const char *stage, const char *out, sut_error *err)
+/* Writes the trimmed model through the staging st (from check_out). */
+static int trim_to(const struct trim *t, staging *st, trim_result *res, sut_error *err)
 {
-    if (renameat2(AT_FDCWD, stage, AT_FDCWD, out, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS) {
-        sut_error_set(err, "%s: cannot rename into place: %s", out, strerror(errno));
+    if (stage_begin(st, "trimming into", err) != 0)
         return -1;
-    }
-    if (access(out, F_OK) == 0) {
-        sut_error_set(err, "%s: appeared while trimming; left as it is", out);
+    res->stale = (unsigned)stage_stale_count(st);
+    if (fill_staging(t, stage_dir(st), err) != 0)
         return -1;
-    }
-    return rename_in(stage, out, err);
-}
-
-/* Writes the trimmed model to the real path `real` (from check_out). */
-static int trim_to(const struct trim *t, const char *out, const char *real,
-                   trim_result *res, sut_error *err)
-{
-    char *slash, *parent = NULL, *stage = NULL;
-    int rc = -1;
-
-    slash = strrchr(real, '/');
-    if (!(parent = strndup(real, slash == real ? 1 : (size_t)(slash - real))) ||
-        !(stage = tmp_name(parent, slash + 1))) {
-        sut_error_set(err, "%s: out of memory", out);
-        goto out;
-    }
-    res->stale = remove_stale(parent, slash + 1);
-    if (mkdir(stage, 0755) != 0) {
-        sut_error_set(err, "%s: cannot create: %s", stage, strerror(errno));
-        free(stage);
-        stage = NULL;
-        goto out;
-    }
-    if (fill_staging(t, stage, err) != 0 || rename_new(stage, real, err) != 0)
-        goto out;
-    rc = sut_fsync_dir(parent, err);
-out:
-    if (rc != 0 && stage && access(stage, F_OK) == 0)
-        remove_tree(stage);
-    free(stage);
-    free(parent);
-    return rc;
+    return stage_commit(st, false, NULL, err);
 }
 
 int trim_run(const char *path, arch_table *arches, const trim_options *opt,
              trim_result *res, sut_error *err)
 {
     static const trim_options defaults;
-    struct trim t = {0};
-    char *real = NULL;
+    struct trim t = {.lock = -1};
+    staging *st = NULL;
     int rc = -1, what;
 
     memset(res, 0, sizeof(*res));
@@ -718,18 +531,19 @@ int trim_run(const char *path, arch_table *arches, const trim_options *opt,
         opt = &defaults;
     t.progress = opt->progress;
     t.progress_ctx = opt->progress_ctx;
-    if (open_model(&t, path, arches, err) != 0 ||
-        (opt->out && !(real = check_out(opt->out, path, err))))
+    if (open_model(&t, path, arches, !opt->out, err) != 0 ||
+        (opt->out && !(st = check_out(opt->out, path, err))))
         goto out;
     what = decide(&t, opt, res, err);
     if (what <= 0) {
         rc = what;
         goto out;
     }
-    rc = opt->out ? trim_to(&t, opt->out, real, res, err) : trim_in_place(&t, res, err);
+    rc = opt->out ? trim_to(&t, st, res, err) : trim_in_place(&t, res, err);
     res->trimmed = rc == 0;
 out:
-    free(real);
+    stage_free(st);
     model_free(t.m);
+    stage_unlock_dir(t.lock);
     return rc;
 }

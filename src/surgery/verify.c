@@ -12,7 +12,7 @@
 #include "suture/model.h"
 #include "suture/convert.h"
 #include "suture/xfer.h"
-#include "audit/audit_int.h"
+#include "suture/work.h"
 #include "common/checked.h"
 #include "common/util.h"
 
@@ -45,7 +45,7 @@ struct verify_report {
     verify_problem *problems;
     size_t nproblems;
     bool oom;
-    audit_meter meter;     /* bytes read, output and source */
+    work_meter meter;     /* bytes read, output and source */
 };
 
 /* ---- the report ---- */
@@ -61,9 +61,8 @@ static void add_problem(verify_report *r, const char *shard, const char *tensor,
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    sut_vline(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    sut_one_line(buf);
     if (!(grown = realloc(r->problems, (r->nproblems + 1) * sizeof(*grown)))) {
         r->oom = true;
         return;
@@ -168,7 +167,7 @@ static int read_models(verify_report *r, const char *shard, const char *text,
         if (s)
             continue;
         if (!(grown = realloc(r->sources, (r->nsources + 1) * sizeof(*grown)))) {
-            sut_error_set(err, "%s: out of memory", shard);
+            sut_error_oom(err, shard);
             goto out;
         }
         r->sources = grown;
@@ -176,7 +175,7 @@ static int read_models(verify_report *r, const char *shard, const char *text,
         *s = (struct source){strdup(it->string), strdup(it->valuestring), NULL};
         r->nsources++;
         if (!s->name || !s->path) {
-            sut_error_set(err, "%s: out of memory", shard);
+            sut_error_oom(err, shard);
             goto out;
         }
     }
@@ -228,12 +227,6 @@ static int read_origin(const cJSON *e, const char *shard, struct origin *o,
     return 0;
 }
 
-static bool same_shape(const st_tensor *a, const st_tensor *b)
-{
-    return a->ndim == b->ndim &&
-           (a->ndim == 0 || memcmp(a->shape, b->shape, a->ndim * sizeof(uint64_t)) == 0);
-}
-
 /* Checks what can be told from headers; 0 when the item is to be read. */
 static int plan_item(verify_report *r, struct item *it, const struct origin *o,
                      const char *shard)
@@ -247,7 +240,7 @@ static int plan_item(verify_report *r, struct item *it, const struct origin *o,
                     it->src->path);
         return -1;
     }
-    if (it->from->t->dtype != o->dtype || !same_shape(it->from->t, out)) {
+    if (it->from->t->dtype != o->dtype || !st_same_shape(it->from->t, out)) {
         add_problem(r, shard, out->name, "%s: tensor '%s': source %s '%s' is %s now, "
                     "recorded as %s, output %s", shard, out->name, it->src->name,
                     o->tensor, st_dtype_name(it->from->t->dtype), st_dtype_name(o->dtype),
@@ -335,7 +328,7 @@ static int read_provenance(verify_report *r, arch_table *arches, sut_error *err)
 
     r->items = calloc(model_tensor_count(r->m) + 1, sizeof(*r->items));
     if (!sources || !r->items) {
-        sut_error_set(err, "%s: out of memory", r->path);
+        sut_error_oom(err, r->path);
         goto out;
     }
     for (i = 0; i < ns; i++) {
@@ -391,14 +384,14 @@ static uint64_t data_offset(const model *m, const model_tensor *t)
 }
 
 /* Hashes a tensor's data, counting the bytes into meter. */
-static int hash_of(const model *m, const model_tensor *t, audit_meter *meter, xfer_hash *h,
+static int hash_of(const model *m, const model_tensor *t, work_meter *meter, xfer_hash *h,
                    sut_error *err)
 {
     int fd = open_ro(m, t, err), rc;
 
     if (fd < 0)
         return -1;
-    rc = audit_hash_range(fd, data_offset(m, t), st_tensor_bytes(t->t), meter, h, err);
+    rc = work_hash_range(fd, data_offset(m, t), st_tensor_bytes(t->t), meter, h, err);
     close(fd);
     if (rc != 0)
         sut_error_prefix(err, "%s: tensor '%s'", model_shard_name(m, t->shard), t->t->name);
@@ -420,7 +413,7 @@ static char *format(const char *fmt, ...)
 
 struct recompute {
     const struct item *it;
-    audit_meter *meter;
+    work_meter *meter;
     uint64_t counted;      /* bytes read so far, source and output */
     int fd;                /* the output shard */
     uint64_t off;          /* where the next output bytes are */
@@ -430,28 +423,14 @@ struct recompute {
     long long bad;         /* first differing element, or -1 */
 };
 
-static int read_at(int fd, char *buf, size_t n, uint64_t off)
-{
-    size_t done = 0;
-
-    while (done < n) {
-        ssize_t k = pread(fd, buf + done, n - done, (off_t)(off + done));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        done += (size_t)k;
-    }
-    return 0;
-}
-
 static int compare_chunk(void *ctx, const void *buf, size_t n, sut_error *err)
 {
     struct recompute *c = ctx;
     size_t elems = n / c->in_size, bytes = elems * c->out_size, i;
 
     cv_apply(c->it->from->t->dtype, c->it->out->t->dtype, c->it->scale, buf, c->want, elems);
-    if (read_at(c->fd, c->got, bytes, c->off) != 0) {
+    errno = 0;
+    if (xfer_pread(c->fd, c->got, bytes, c->off) != (ssize_t)bytes) {
         sut_error_set(err, "read failed: %s", errno ? strerror(errno) : "unexpected end of file");
         return -1;
     }
@@ -466,7 +445,7 @@ static int compare_chunk(void *ctx, const void *buf, size_t n, sut_error *err)
     c->off += bytes;
     c->done += elems;
     c->counted += n + bytes;
-    audit_meter_add(c->meter, n + bytes);
+    work_meter_add(c->meter, n + bytes, NULL);
     return 0;
 }
 
@@ -477,7 +456,7 @@ static uint64_t item_bytes(const struct item *it)
 }
 
 /* Recomputes a scaled or converted tensor and compares it. */
-static int check_recomputed(struct item *it, const model *out, audit_meter *meter,
+static int check_recomputed(struct item *it, const model *out, work_meter *meter,
                             sut_error *err)
 {
     struct recompute c = {.it = it, .meter = meter, .fd = -1, .bad = -1};
@@ -490,7 +469,7 @@ static int check_recomputed(struct item *it, const model *out, audit_meter *mete
     c.want = malloc(elems * c.out_size);
     c.got = malloc(elems * c.out_size);
     if (!c.want || !c.got) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         goto out;
     }
     if ((c.fd = open_ro(out, it->out, err)) < 0 || (src = open_ro(it->src->m, it->from, err)) < 0)
@@ -511,7 +490,7 @@ static int check_recomputed(struct item *it, const model *out, audit_meter *mete
                          it->from->t->name);
     }
     if (rc == 0)
-        audit_meter_add(meter, item_bytes(it) - c.counted);
+        work_meter_add(meter, item_bytes(it) - c.counted, NULL);
 out:
     if (c.fd >= 0)
         close(c.fd);
@@ -522,7 +501,7 @@ out:
     return rc;
 }
 
-static int check_copied(struct item *it, const model *out, audit_meter *meter,
+static int check_copied(struct item *it, const model *out, work_meter *meter,
                         sut_error *err)
 {
     xfer_hash a, b;
@@ -539,7 +518,7 @@ static int check_copied(struct item *it, const model *out, audit_meter *meter,
                          "(XXH3-128 %s, source %s)", model_shard_name(out, it->out->shard),
                          it->out->t->name, it->src->name, it->from->t->name, ha, hb);
     if (!it->problem)
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
     return it->problem ? 0 : -1;
 }
 
@@ -563,11 +542,11 @@ static int check_items(verify_report *r, const verify_options *opt, sut_error *e
     for (i = 0; i < r->nitems; i++)
         if (ck_add(total, item_bytes(&r->items[i]), &total) != 0)
             total = UINT64_MAX;
-    if (audit_meter_init(&r->meter, total, opt ? opt->progress : NULL,
+    if (work_meter_init(&r->meter, total, opt ? opt->progress : NULL,
                          opt ? opt->progress_ctx : NULL, err) != 0)
         return -1;
-    rc = audit_parallel(r->nitems, opt ? opt->threads : 0, check_item, r, err);
-    audit_meter_destroy(&r->meter);
+    rc = work_parallel(r->nitems, opt ? opt->threads : 0, check_item, r, NULL, err);
+    work_meter_destroy(&r->meter);
     return rc;
 }
 
@@ -590,7 +569,7 @@ verify_report *verify_run(const char *path, arch_table *arches,
     size_t i;
 
     if (!r || !(r->path = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", path);
+        sut_error_oom(err, path);
         goto fail;
     }
     if (!(r->m = model_open(path, arches, MODEL_LENIENT, err)) ||
@@ -603,7 +582,7 @@ verify_report *verify_run(const char *path, arch_table *arches,
         goto fail;
     collect(r);
     if (r->oom) {
-        sut_error_set(err, "%s: out of memory", path);
+        sut_error_oom(err, path);
         goto fail;
     }
     return r;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include "common/util.h"
 #include "tmodel.h"
 #include "suture/build.h"
+#include "suture/staging.h"
 #include "suture/plan.h"
 
 static char root[256];
@@ -489,11 +491,11 @@ START_TEST(test_existing_out)
 
     ck_assert_int_eq(mkdir(out_path("out"), 0755), 0);
     tu_write(out_path("out/config.json"), "{}", 2);
-    tu_write(out_path("out/old.txt"), "old", 3);
+    tu_write(out_path("out/old.safetensors"), "old", 3);
     build_fails(p, out_path("out"), false, "out: already exists (--force replaces it)");
-    ck_assert(exists(out_path("out/old.txt")));
+    ck_assert(exists(out_path("out/old.safetensors")));
     ck_assert_msg(build_run(p, &opt, &rep, &err) == 0, "%s", err.msg);
-    ck_assert(!exists(out_path("out/old.txt")));
+    ck_assert(!exists(out_path("out/old.safetensors")));
     ck_assert_uint_eq(rep.nnotes, 1);
     tu_assert_contains(rep.notes[0], "replaced the existing");
     ck_assert_int_eq(count_entries("suture-old"), 0);
@@ -509,8 +511,21 @@ START_TEST(test_force_refuses_other_folders)
 
     ck_assert_int_eq(mkdir(out_path("docs"), 0755), 0);
     tu_write(out_path("docs/thesis.tex"), "x", 1);
-    build_fails(p, out_path("docs"), true, "holds no config.json or .safetensors file");
+    build_fails(p, out_path("docs"), true,
+                "docs: holds 'thesis.tex' (not a model file), which suture does not write; "
+                "not replacing it");
     ck_assert(exists(out_path("docs/thesis.tex")));
+    /* a project folder that happens to hold a config.json */
+    ck_assert_int_eq(mkdir(out_path("proj"), 0755), 0);
+    ck_assert_int_eq(mkdir(out_path("proj/src"), 0755), 0);
+    ck_assert_int_eq(mkdir(out_path("proj/.git"), 0755), 0);
+    tu_write(out_path("proj/config.json"), "{}", 2);
+    tu_write(out_path("proj/src/main.c"), "x", 1);
+    build_fails(p, out_path("proj"), true, "proj: holds '.git' (a folder), which suture "
+                "does not write; not replacing it");
+    ck_assert(exists(out_path("proj/src/main.c")));
+    ck_assert(exists(out_path("proj/.git")));
+    ck_assert(exists(out_path("proj/config.json")));
     tu_write(out_path("file"), "x", 1);
     build_fails(p, out_path("file"), true, "exists and is not a folder");
     plan_free(p);
@@ -534,6 +549,7 @@ START_TEST(test_stale_staging)
     plan *p = small_plan();
     build_report rep;
     char stale[512];
+    int lock;
     pid_t child = fork();
 
     ck_assert_int_ge(child, 0);
@@ -549,12 +565,47 @@ START_TEST(test_stale_staging)
     ck_assert_uint_eq(rep.nnotes, 1);
     tu_assert_contains(rep.notes[0], "left by a run that no longer exists");
     build_report_clear(&rep);
-    /* a live process building the same OUT */
-    snprintf(stale, sizeof(stale), "%s/.again.suture-tmp-%ld", root, (long)getppid());
+    /* a leftover whose recorded pid lives again (pid 1 after a reboot) */
+    snprintf(stale, sizeof(stale), "%s/.again.suture-tmp-1", root);
     ck_assert_int_eq(mkdir(stale, 0755), 0);
-    build_fails(p, out_path("again"), false, "is building");
-    ck_assert(exists(stale));
-    rmdir(stale);
+    build_ok(p, out_path("again"), &rep);
+    ck_assert(!exists(stale));
+    tu_assert_contains(rep.notes[0], "left by a run that no longer exists (pid 1)");
+    build_report_clear(&rep);
+    /* a live process building the same OUT holds its lock */
+    snprintf(stale, sizeof(stale), "%s/.busy.suture-lock", root);
+    lock = open(stale, O_RDWR | O_CREAT, 0644);
+    ck_assert_int_ge(lock, 0);
+    ck_assert_int_eq(flock(lock, LOCK_EX), 0);
+    build_fails(p, out_path("busy"), false, "another suture process is building ");
+    ck_assert(!exists(out_path("busy")));
+    close(lock);
+    /* its lock released (the process died): the file alone is a leftover */
+    build_ok(p, out_path("busy"), &rep);
+    ck_assert(!exists(stale));
+    build_report_clear(&rep);
+    plan_free(p);
+}
+END_TEST
+
+/* A legal 250-byte OUT name: the staging names still fit NAME_MAX. */
+START_TEST(test_long_name)
+{
+    plan *p = small_plan();
+    build_report rep;
+    char name[251], *tmp;
+
+    memset(name, 'n', 250);
+    name[250] = '\0';
+    build_ok(p, out_path(name), &rep);
+    ck_assert(exists(out_path(name)));
+    ck_assert_uint_eq(rep.nnotes, 0);
+    build_report_clear(&rep);
+    tmp = stage_tmp_name(root, name);
+    ck_assert_ptr_nonnull(tmp);
+    ck_assert_uint_le(strlen(sut_basename(tmp)), NAME_MAX);
+    ck_assert(stage_is_ours(sut_basename(tmp)));
+    free(tmp);
     plan_free(p);
 }
 END_TEST
@@ -660,6 +711,7 @@ static Suite *build_suite(void)
     tcase_add_test(tc, test_force_refuses_other_folders);
     tcase_add_test(tc, test_out_inside_input);
     tcase_add_test(tc, test_stale_staging);
+    tcase_add_test(tc, test_long_name);
     tcase_add_test(tc, test_failure_leaves_nothing);
     tcase_add_test(tc, test_cancel_leaves_nothing);
     tcase_add_test(tc, test_generated);
