@@ -1,0 +1,131 @@
+/* suture-tok: token ids of texts, for tests against Hugging Face's library.
+ *
+ *   suture-tok [--no-special] [--time] TOKENIZER FILE
+ *   suture-tok [--no-special] TOKENIZER --strings FILE.json
+ *
+ * TOKENIZER is a model folder or a tokenizer.json. The first form encodes
+ * FILE's bytes and prints the ids as one JSON array; --time adds the
+ * encode's wall time in milliseconds on stderr. The second reads a JSON
+ * array of strings and prints one JSON array of ids per line for each.
+ * --no-special encodes without the post-processor's tokens (BOS).
+ * Exits 0, 1 when a text cannot be encoded, 2 on bad usage or input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cjson/cJSON.h>
+
+#include "suture/tokenizer.h"
+#include "common/util.h"
+
+#define TEXT_MAX (1u << 30)
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: suture-tok [--no-special] [--time] TOKENIZER FILE\n"
+                    "       suture-tok [--no-special] TOKENIZER --strings FILE.json\n");
+}
+
+static void print_ids(const int32_t *ids, size_t n)
+{
+    size_t i;
+
+    putchar('[');
+    for (i = 0; i < n; i++)
+        printf("%s%d", i ? ", " : "", ids[i]);
+    printf("]\n");
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int encode_print(const tok_tokenizer *t, const char *s, size_t len, bool special,
+                        bool timed)
+{
+    sut_error err = { "" };
+    int32_t *ids;
+    size_t n;
+    double t0 = now_ms();
+
+    if (tok_encode(t, s, len, special, &ids, &n, &err)) {
+        fprintf(stderr, "suture-tok: %s\n", err.msg);
+        return 1;
+    }
+    if (timed)
+        fprintf(stderr, "suture-tok: %zu bytes, %zu ids in %.3f ms\n", len, n, now_ms() - t0);
+    print_ids(ids, n);
+    free(ids);
+    return 0;
+}
+
+static int encode_strings(const tok_tokenizer *t, const char *path, bool special)
+{
+    sut_error err = { "" };
+    cJSON *list = sut_json_read_file(path, TEXT_MAX, &err), *it;
+    int rc = 0;
+
+    if (!list) {
+        fprintf(stderr, "suture-tok: %s\n", err.msg);
+        return 2;
+    }
+    if (!cJSON_IsArray(list)) {
+        fprintf(stderr, "suture-tok: %s: not a JSON array of strings\n", path);
+        cJSON_Delete(list);
+        return 2;
+    }
+    cJSON_ArrayForEach(it, list) {
+        if (!cJSON_IsString(it)) {
+            fprintf(stderr, "suture-tok: %s: not a JSON array of strings\n", path);
+            rc = 2;
+            break;
+        }
+        if (encode_print(t, it->valuestring, strlen(it->valuestring), special, false))
+            rc = 1;
+    }
+    cJSON_Delete(list);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    sut_error err = { "" };
+    bool special = true, timed = false;
+    const char *pos[3];
+    size_t npos = 0, len;
+    tok_tokenizer *t;
+    char *text;
+    int i, rc;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--no-special") == 0)
+            special = false;
+        else if (strcmp(argv[i], "--time") == 0)
+            timed = true;
+        else if (npos < 3)
+            pos[npos++] = argv[i];
+        else
+            return usage(), 2;
+    }
+    if (npos != 2 && !(npos == 3 && strcmp(pos[1], "--strings") == 0))
+        return usage(), 2;
+    if (!(t = tok_open(pos[0], &err))) {
+        fprintf(stderr, "suture-tok: %s\n", err.msg);
+        return 2;
+    }
+    if (npos == 3) {
+        rc = encode_strings(t, pos[2], special);
+    } else if (!(text = sut_read_file(pos[1], TEXT_MAX, &len, &err))) {
+        fprintf(stderr, "suture-tok: %s\n", err.msg);
+        rc = 2;
+    } else {
+        rc = encode_print(t, text, len, special, timed);
+        free(text);
+    }
+    tok_free(t);
+    return rc;
+}
