@@ -7,7 +7,8 @@ with its pipeline swapped for the one another family uses, so that every
 supported part is compared with Hugging Face's library: Llama-3's Split
 regex with ignore_merges and a BOS template, Qwen2's NFC and regex with
 added tokens of every flag, Metaspace's other schemes, merges as pairs,
-ByteLevel with a prefix space. Prints the variant file names.
+ByteLevel with a prefix space. Prints the variant file names. Without the
+fixtures folder, only the GPT-2 variants.
 """
 import copy
 import json
@@ -91,6 +92,8 @@ def variants(fix, gpt2):
         {"type": "NFKC"}, {"type": "Replace", "pattern": {"Regex": r"\d"}, "content": "#"}]}
     yield "split-behaviors", v
 
+    if not os.path.isdir(os.path.join(fix, "hf")):
+        return
     m = json.load(open(os.path.join(fix, "headers/Mistral-7B-v0.1/tokenizer.json"),
                        encoding="utf-8"))
     v = copy.deepcopy(m)
