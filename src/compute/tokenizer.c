@@ -125,7 +125,8 @@ static int config_flag(tok_tokenizer *t, const cJSON *cfg, const char *path, con
                       name ? "not in the vocab" : "not set");
         return -1;
     }
-    has = *n > 0 && id >= 0 && (*v)[at_end ? *n - 1 : 0] == id;
+    /* without a named token, false drops what the post-processor adds there */
+    has = *n > 0 && (id < 0 || (*v)[at_end ? *n - 1 : 0] == id);
     if (cJSON_IsTrue(f) && !has) {
         int32_t *w = realloc(*v, (*n + 1) * sizeof(*w));
         if (!w) {
