@@ -443,7 +443,7 @@ static int cache_put(tk_run *r, const char *s, size_t n, const int32_t *ids, siz
     return 0;
 }
 
-int tk_bpe_word(const tk_bpe *m, tk_run *r, const char *s, size_t n, tk_ids *out)
+static int bpe_one(const tk_bpe *m, tk_run *r, const char *s, size_t n, tk_ids *out)
 {
     word w = { 0 };
     size_t start = out->n, i;
@@ -478,4 +478,26 @@ out:
     free(w.s);
     free(w.heap);
     return rc;
+}
+
+/* True when a "▁" that follows another character starts at s + i. */
+static bool meta_start(const char *s, size_t n, size_t i)
+{
+    return i >= 3 && i + 3 <= n && memcmp(s + i, "\xe2\x96\x81", 3) == 0 &&
+           memcmp(s + i - 3, "\xe2\x96\x81", 3) != 0;
+}
+
+int tk_bpe_word(const tk_bpe *m, tk_run *r, const char *s, size_t n, tk_ids *out)
+{
+    size_t i, start = 0;
+
+    if (!m->split_meta || n <= CACHE_WORD_MAX)
+        return bpe_one(m, r, s, n, out);
+    for (i = 1; i < n; i++)
+        if (meta_start(s, n, i)) {
+            if (bpe_one(m, r, s + start, i - start, out))
+                return -1;
+            start = i;
+        }
+    return bpe_one(m, r, s + start, n - start, out);
 }

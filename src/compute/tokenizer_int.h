@@ -62,6 +62,11 @@ typedef struct tk_bpe {
     char *unk;             /* unk_token, or NULL */
     char *prefix, *suffix; /* continuing_subword_prefix, end_of_word_suffix */
     bool fuse_unk, byte_fallback, ignore_merges;
+    /* No merge joins a left part not ending in "▁" to a right part starting
+     * with it, and "▁" is in the vocab: a word splits before each "▁" that
+     * follows another character without changing its ids (sentencepiece
+     * style, where the whole text is one word). */
+    bool crosses_meta, split_meta;
 } tk_bpe;
 
 typedef enum tk_norm_kind {

@@ -10,6 +10,8 @@
 #include "tokenizer_int.h"
 #include "common/util.h"
 
+#define META "\xe2\x96\x81" /* U+2581, sentencepiece's space */
+
 typedef struct ld {
     tok_tokenizer *t;
     sut_error *err;
@@ -172,6 +174,8 @@ static int add_merge(ld *l, const char *a, size_t an, const char *b, size_t bn, 
 
     if ((ia = vocab_id(l, a, an, field)) < 0 || (ib = vocab_id(l, b, bn, field)) < 0)
         return -1;
+    if (bn >= 3 && memcmp(b, META, 3) == 0 && !(an >= 3 && memcmp(a + an - 3, META, 3) == 0))
+        m->crosses_meta = true;
     if (pl > bn)
         return fail(l, field, "'%.*s' is shorter than continuing_subword_prefix", (int)bn, b);
     if (tk_buf_add(&cat, a, an) || tk_buf_add(&cat, b + pl, bn - pl)) {
@@ -248,7 +252,11 @@ static int load_model(ld *l, const cJSON *model)
         return fail(l, "model.vocab", "is missing");
     if (!get(model, "merges"))
         return fail(l, "model.merges", "is missing");
-    return load_vocab(l, get(model, "vocab")) || load_merges(l, get(model, "merges")) ? -1 : 0;
+    if (load_vocab(l, get(model, "vocab")) || load_merges(l, get(model, "merges")))
+        return -1;
+    m->split_meta = !m->crosses_meta && !m->prefix && !m->suffix && !m->ignore_merges &&
+                    tk_map_get(&m->vocab, META, 3) >= 0;
+    return 0;
 }
 
 /* ---- normalizers ---- */
