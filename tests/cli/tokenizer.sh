@@ -5,7 +5,8 @@
 # or network) on the fixtures' tokenizer.json files, GPT-2's from tests/data
 # and variants of them with other families' pipelines (Llama-3, Qwen2,
 # Metaspace, Split behaviors: tests/cli/tokenizer_variants.py), over a
-# corpus of hard strings, the calibration text and a text with a NUL byte.
+# corpus of hard strings, the calibration text and a text with a NUL byte,
+# and on the fuzz seeds (tests/fuzz/corpus/tokenizer: JSON, NUL, text).
 . tests/cli/lib.sh
 TOK=$TOOLS/suture-tok
 DATA=$ROOT/tests/data
@@ -125,5 +126,19 @@ else
             fail "$name" "$(diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | head -n 8)"
         fi
     done <<<"$tokenizers"
+    # The fuzz seeds: small tokenizers with every added-token flag, a
+    # continuing_subword_prefix, ignore_merges, invert and MergedWithNext.
+    for f in "$ROOT"/tests/fuzz/corpus/tokenizer/*; do
+        python3 -c '
+import json, sys
+j, t = open(sys.argv[1], "rb").read().split(b"\0", 1)
+open(sys.argv[2], "wb").write(j)
+json.dump([t.decode()], open(sys.argv[3], "w"))' "$f" "$T/seed.json" "$T/seed-text.json"
+        want=$(NODE_PATH="$NPMDIR/node_modules" node "$ROOT/tests/cli/tokenizer_oracle.js" \
+            "$T/seed.json" "$T/seed-text.json" 2>&1)
+        got=$("$TOK" "$T/seed.json" --strings "$T/seed-text.json" 2>&1 && echo -- &&
+              "$TOK" --no-special "$T/seed.json" --strings "$T/seed-text.json" 2>&1 && echo --)
+        expect_eq "hf-seed-$(basename "$f")" "$got" "$want"
+    done
 fi
 finish
