@@ -569,13 +569,15 @@ static int push_ids(int32_t **v, size_t *n, const int32_t *ids, size_t k, bool f
 
     if (!w)
         return -1;
+    *v = w;
+    if (k == 0)
+        return 0;
     if (front) {
         memmove(w + k, w, *n * sizeof(*w));
         memcpy(w, ids, k * sizeof(*w));
     } else {
         memcpy(w + *n, ids, k * sizeof(*w));
     }
-    *v = w;
     *n += k;
     return 0;
 }
