@@ -65,8 +65,8 @@ void tok_free(tok_tokenizer *t)
     }
     free(t->added);
     tk_map_free(&t->added_ids);
-    free(t->raw_set.tok);
-    free(t->norm_set.tok);
+    free(t->raw_set.nodes);
+    free(t->norm_set.nodes);
     free(t->prefix);
     free(t->suffix);
     free(t->file);

@@ -107,12 +107,21 @@ typedef struct tk_added {
     bool special, normalized, lstrip, rstrip, single_word;
 } tk_added;
 
-/* Added tokens matched as a leftmost-longest set: the tokens sorted by
- * first byte, longest first; first[b] .. first[b + 1] are those of byte b. */
+/* Added tokens matched as a leftmost-longest set: a byte trie of their
+ * patterns. root[b] is the node of first byte b (-1: none); a node's
+ * children are a list (child, then sibling); tok is the token whose
+ * pattern ends at the node, or NULL. */
+typedef struct tk_node {
+    int32_t child, sibling;
+    const tk_added *tok;
+    unsigned char byte;
+} tk_node;
+
 typedef struct tk_set {
-    tk_added **tok;
-    size_t n;
-    size_t first[257];
+    tk_node *nodes;
+    size_t n, cap;
+    int32_t root[256];
+    bool any;
 } tk_set;
 
 struct tok_tokenizer {
@@ -200,8 +209,11 @@ int tk_split_added(const tk_set *set, const tk_pieces *in, tk_pieces *out);
 int tk_split_added_one(const tk_set *set, const char *s, size_t n, bool first, tk_pieces *out);
 /* Runs pre-tokenizer step pre over in into out. 0 or -1 (err set). */
 int tk_pre_run(const tk_pre *pre, tk_run *r, const tk_pieces *in, tk_pieces *out);
-/* Builds a matching set over the added tokens with normalized == norm. */
-int tk_set_build(tk_set *set, tk_added *added, size_t n, bool norm);
+/* Builds a matching set over the added tokens with normalized == norm.
+ * 0; -1 when out of memory; 1 when two tokens have the same pattern (*dup
+ * is the second). */
+int tk_set_build(tk_set *set, const tk_added *added, size_t n, bool norm,
+                 const tk_added **dup);
 
 /* tokenizer_bpe.c */
 /* Appends the ids of one pre-tokenized word. 0, or -1 with r->err set. */

@@ -555,9 +555,16 @@ static int load_added(ld *l, const cJSON *list, tk_run *r)
         if ((size_t)a->id + 1 > t->vocab_size)
             t->vocab_size = (size_t)a->id + 1;
     }
-    if (tk_set_build(&t->raw_set, t->added, t->n_added, false) ||
-        tk_set_build(&t->norm_set, t->added, t->n_added, true))
-        return nomem(l);
+    for (n = 0; n < 2; n++) {
+        const tk_added *dup = NULL;
+        int rc = tk_set_build(n ? &t->norm_set : &t->raw_set, t->added, t->n_added, n == 1,
+                              &dup);
+        if (rc < 0)
+            return nomem(l);
+        if (rc > 0)
+            return fail(l, "added_tokens", "two tokens match the same text as '%s'",
+                        dup->content);
+    }
     return 0;
 }
 

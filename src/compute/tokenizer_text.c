@@ -457,52 +457,80 @@ out:
 
 /* ---- added tokens ---- */
 
-static int by_byte_then_longest(const void *a, const void *b)
+static int32_t node_new(tk_set *set, unsigned char byte)
 {
-    const tk_added *x = *(tk_added *const *)a, *y = *(tk_added *const *)b;
-    unsigned char bx = (unsigned char)x->pattern[0], by = (unsigned char)y->pattern[0];
-
-    if (bx != by)
-        return bx < by ? -1 : 1;
-    if (x->plen != y->plen)
-        return x->plen > y->plen ? -1 : 1;
-    return x < y ? -1 : x > y;
+    if (set->n == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 64;
+        tk_node *v = cap > INT32_MAX ? NULL : realloc(set->nodes, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        set->nodes = v;
+        set->cap = cap;
+    }
+    set->nodes[set->n] = (tk_node){ -1, -1, NULL, byte };
+    return (int32_t)set->n++;
 }
 
-int tk_set_build(tk_set *set, tk_added *added, size_t n, bool norm)
+/* The child of node with byte b (node -1: the root), made when make. */
+static int32_t node_child(tk_set *set, int32_t node, unsigned char b, bool make)
 {
-    size_t i, k = 0, b;
+    int32_t c = node < 0 ? set->root[b] : set->nodes[node].child;
+
+    if (node >= 0)
+        while (c >= 0 && set->nodes[c].byte != b)
+            c = set->nodes[c].sibling;
+    if (c >= 0 || !make)
+        return c;
+    if ((c = node_new(set, b)) < 0)
+        return -2;
+    if (node < 0) {
+        set->root[b] = c;
+    } else {
+        set->nodes[c].sibling = set->nodes[node].child;
+        set->nodes[node].child = c;
+    }
+    return c;
+}
+
+int tk_set_build(tk_set *set, const tk_added *added, size_t n, bool norm,
+                 const tk_added **dup)
+{
+    size_t i, k;
 
     memset(set, 0, sizeof(*set));
-    set->tok = calloc(n ? n : 1, sizeof(*set->tok));
-    if (!set->tok)
-        return -1;
-    for (i = 0; i < n; i++)
-        if (added[i].normalized == norm && added[i].plen > 0)
-            set->tok[k++] = &added[i];
-    set->n = k;
-    qsort(set->tok, k, sizeof(*set->tok), by_byte_then_longest);
-    for (b = 0, i = 0; b < 256; b++) {
-        set->first[b] = i;
-        while (i < k && (unsigned char)set->tok[i]->pattern[0] == b)
-            i++;
+    memset(set->root, 0xff, sizeof(set->root));
+    for (i = 0; i < n; i++) {
+        const tk_added *a = &added[i];
+        int32_t node = -1;
+        if (a->normalized != norm || a->plen == 0)
+            continue;
+        for (k = 0; k < a->plen; k++)
+            if ((node = node_child(set, node, (unsigned char)a->pattern[k], true)) < 0)
+                return -1;
+        if (set->nodes[node].tok) {
+            *dup = a;
+            return 1;
+        }
+        set->nodes[node].tok = a;
+        set->any = true;
     }
-    set->first[256] = k;
     return 0;
 }
 
 /* The longest token of set at s[i..n), or NULL. */
 static const tk_added *match_at(const tk_set *set, const char *s, size_t n, size_t i)
 {
-    unsigned char b = (unsigned char)s[i];
-    size_t k;
+    const tk_added *best = NULL;
+    int32_t node = set->root[(unsigned char)s[i]];
 
-    for (k = set->first[b]; k < set->first[b + 1]; k++) {
-        const tk_added *t = set->tok[k];
-        if (t->plen <= n - i && memcmp(s + i, t->pattern, t->plen) == 0)
-            return t;
+    while (node >= 0) {
+        if (set->nodes[node].tok)
+            best = set->nodes[node].tok;
+        if (++i >= n)
+            break;
+        node = node_child((tk_set *)set, node, (unsigned char)s[i], false);
     }
-    return NULL;
+    return best;
 }
 
 /* single_word: no word character touches the match on either side. */
@@ -520,7 +548,7 @@ int tk_split_added_one(const tk_set *set, const char *s, size_t n, bool first, t
 {
     size_t i = 0, done = 0;
 
-    while (set->n && i < n) {
+    while (set->any && i < n) {
         const tk_added *t = match_at(set, s, n, i);
         size_t a = i, b;
         if (!t) {

@@ -163,6 +163,9 @@ static const bad_case BAD[] = {
       "field 'added_tokens[0]': id 11, but the tokenizers library gives '<new>' id 10" },
     { "{\"added_tokens\": [{\"id\": 6, \"content\": \"<s>\"}, {\"id\": 6, \"content\": "
       "\"<s>\"}], " MODEL "}", NULL, "field 'added_tokens[1]': token '<s>' is added twice" },
+    { "{\"normalizer\": {\"type\": \"NFC\"}, \"added_tokens\": [{\"id\": 10, \"content\": "
+      "\"\\u00e9\"}, {\"id\": 11, \"content\": \"e\\u0301\"}], " MODEL "}", NULL,
+      "field 'added_tokens': two tokens match the same text as 'e\xcc\x81'" },
     { "{\"added_tokens\": [{\"id\": 6, \"content\": 5}], " MODEL "}", NULL,
       "field 'added_tokens[0].content': must be a string" },
     { "{\"added_tokens\": [{\"content\": \"<s>\"}], " MODEL "}", NULL,
