@@ -136,15 +136,11 @@ static int onig_to_pcre2(const char *p, tk_buf *out, const char **bad)
             if (tk_buf_add(out, p + i, 1))
                 return -2;
             i++;
-            if (i < n && p[i] == '^' && (tk_buf_add(out, p + i, 1) || 0))
+            /* a leading ^ and a ] right after the [ or [^ are not the end */
+            if (i < n && p[i] == '^' && tk_buf_add(out, p + i++, 1))
                 return -2;
-            if (i < n && p[i] == '^')
-                i++;
-            if (i < n && p[i] == ']') {
-                if (tk_buf_add(out, p + i, 1))
-                    return -2;
-                i++;
-            }
+            if (i < n && p[i] == ']' && tk_buf_add(out, p + i++, 1))
+                return -2;
             continue;
         }
         if (c == '[' && in_class) {

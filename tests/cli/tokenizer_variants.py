@@ -92,6 +92,16 @@ def variants(fix, gpt2):
         {"type": "NFKC"}, {"type": "Replace", "pattern": {"Regex": r"\d"}, "content": "#"}]}
     yield "split-behaviors", v
 
+    v = copy.deepcopy(g)
+    v["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": r"^\s+|\s+$|\w+|\W|\d\D"},
+         "behavior": "Isolated", "invert": False},
+        {"type": "Split", "pattern": {"Regex": r"[\S]|[[:punct:]]"},
+         "behavior": "MergedWithPrevious", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+         "use_regex": False}]}
+    yield "regex-classes", v
+
     if not os.path.isdir(os.path.join(fix, "hf")):
         return
     m = json.load(open(os.path.join(fix, "headers/Mistral-7B-v0.1/tokenizer.json"),
