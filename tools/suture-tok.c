@@ -1,13 +1,14 @@
 /* suture-tok: token ids of texts, for tests against Hugging Face's library.
  *
- *   suture-tok [--no-special] [--time] TOKENIZER FILE
- *   suture-tok [--no-special] TOKENIZER --strings FILE.json
+ *   suture-tok [--no-special] [--time] TOKENIZER ITEM...
  *
- * TOKENIZER is a model folder or a tokenizer.json. The first form encodes
- * FILE's bytes and prints the ids as one JSON array; --time adds the
- * encode's wall time in milliseconds on stderr. The second reads a JSON
- * array of strings and prints one JSON array of ids per line for each.
- * --no-special encodes without the post-processor's tokens (BOS).
+ * TOKENIZER is a model folder or a tokenizer.json. Each ITEM, in order:
+ *   FILE                  encodes the file's bytes, prints the ids as one
+ *                         JSON array line (--time: and the encode's wall
+ *                         time in milliseconds on stderr);
+ *   --strings FILE.json   a JSON array of strings: one ids line for each;
+ *   --no-special, --special   without or with the post-processor's tokens
+ *                         (BOS...) for the items after it (default: with).
  * Exits 0, 1 when a text cannot be encoded, 2 on bad usage or input. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,8 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: suture-tok [--no-special] [--time] TOKENIZER FILE\n"
-                    "       suture-tok [--no-special] TOKENIZER --strings FILE.json\n");
+    fprintf(stderr, "usage: suture-tok [--no-special] [--time] TOKENIZER ITEM...\n"
+                    "  ITEM: FILE | --strings FILE.json | --special | --no-special\n");
 }
 
 static void print_ids(const int32_t *ids, size_t n)
@@ -91,40 +92,61 @@ static int encode_strings(const tok_tokenizer *t, const char *path, bool special
     return rc;
 }
 
+/* Encodes one file; 0, 1 (encode failed) or 2 (unreadable). */
+static int encode_file(const tok_tokenizer *t, const char *path, bool special, bool timed)
+{
+    sut_error err = { "" };
+    size_t len;
+    char *text = sut_read_file(path, TEXT_MAX, &len, &err);
+    int rc;
+
+    if (!text) {
+        fprintf(stderr, "suture-tok: %s\n", err.msg);
+        return 2;
+    }
+    rc = encode_print(t, text, len, special, timed);
+    free(text);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     sut_error err = { "" };
     bool special = true, timed = false;
-    const char *pos[3];
-    size_t npos = 0, len;
     tok_tokenizer *t;
-    char *text;
-    int i, rc;
+    int i = 1, rc = 0, r;
 
-    for (i = 1; i < argc; i++) {
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
         if (strcmp(argv[i], "--no-special") == 0)
             special = false;
         else if (strcmp(argv[i], "--time") == 0)
             timed = true;
-        else if (npos < 3)
-            pos[npos++] = argv[i];
         else
             return usage(), 2;
     }
-    if (npos != 2 && !(npos == 3 && strcmp(pos[1], "--strings") == 0))
+    if (argc - i < 2)
         return usage(), 2;
-    if (!(t = tok_open(pos[0], &err))) {
+    if (!(t = tok_open(argv[i], &err))) {
         fprintf(stderr, "suture-tok: %s\n", err.msg);
         return 2;
     }
-    if (npos == 3) {
-        rc = encode_strings(t, pos[2], special);
-    } else if (!(text = sut_read_file(pos[1], TEXT_MAX, &len, &err))) {
-        fprintf(stderr, "suture-tok: %s\n", err.msg);
-        rc = 2;
-    } else {
-        rc = encode_print(t, text, len, special, timed);
-        free(text);
+    for (i++; i < argc; i++) {
+        if (strcmp(argv[i], "--no-special") == 0 || strcmp(argv[i], "--special") == 0) {
+            special = argv[i][2] == 's';
+            continue;
+        }
+        if (strcmp(argv[i], "--strings") == 0) {
+            if (++i == argc) {
+                usage();
+                rc = 2;
+                break;
+            }
+            r = encode_strings(t, argv[i], special);
+        } else {
+            r = encode_file(t, argv[i], special, timed);
+        }
+        if (r > rc)
+            rc = r;
     }
     tok_free(t);
     return rc;

@@ -1,9 +1,10 @@
 // The oracle side of tests/cli/tokenizer.sh: Hugging Face's tokenizers
 // library (npm tokenizers@0.23.2, found through NODE_PATH).
 //   node tokenizer_oracle.js TOKENIZER.json STRINGS.json FILE...
-// Prints the ids of each string of STRINGS.json with special tokens, a line
-// "--", the same without, then "--" and the ids of each FILE (read as UTF-8),
-// one JSON array per line, as tools/suture-tok prints them.
+// Prints the ids of each string of STRINGS.json with special tokens, the
+// same without, then the ids of each FILE (read as UTF-8), one JSON array
+// per line, as `suture-tok TOKENIZER --strings STRINGS.json --no-special
+// --strings STRINGS.json --special FILE...` prints them.
 const {Tokenizer} = require('tokenizers');
 const fs = require('fs');
 const [tokPath, stringsPath, ...files] = process.argv.slice(2);
@@ -15,7 +16,6 @@ const show = (ids) => '[' + ids.join(', ') + ']';
   for (const special of [true, false]) {
     for (const s of strings)
       out.push(show((await tok.encode(s, null, {addSpecialTokens: special})).getIds()));
-    out.push('--');
   }
   for (const f of files)
     out.push(show((await tok.encode(fs.readFileSync(f, 'utf8'))).getIds()));
