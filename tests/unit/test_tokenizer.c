@@ -4,6 +4,8 @@
  * the post-processor and tokenizer_config.json). The ids of real
  * tokenizers are checked against Hugging Face's library in
  * tests/cli/tokenizer.sh. */
+#include <pthread.h>
+
 #include "testutil.h"
 #include "suture/tokenizer.h"
 
@@ -49,7 +51,7 @@ static tok_tokenizer *open_ok(const char *json, const char *config)
 /* The ids of text as "[1, 2]". */
 static const char *ids_of(const tok_tokenizer *t, const char *text, size_t len, bool special)
 {
-    static char buf[1024];
+    static _Thread_local char buf[1024];
     sut_error err = { "" };
     int32_t *ids;
     size_t n, i, k = 0;
@@ -341,6 +343,47 @@ START_TEST(test_open_file_path)
 }
 END_TEST
 
+typedef struct job {
+    const tok_tokenizer *t;
+    char got[1024];
+} job;
+
+static void *encode_job(void *arg)
+{
+    job *j = arg;
+    int k;
+
+    for (k = 0; k < 200; k++)
+        snprintf(j->got, sizeof(j->got), "%s", IDS(j->t, "abcab a! zz <s>cab", true));
+    return NULL;
+}
+
+/* One tokenizer, four threads encoding at once: the same ids as alone. */
+START_TEST(test_threads)
+{
+    tok_tokenizer *t = open_ok("{" ADDED ", " TEMPLATE ", \"pre_tokenizer\": {\"type\": "
+                               "\"Split\", \"pattern\": {\"Regex\": \"\\\\s+\"}, "
+                               "\"behavior\": \"Removed\", \"invert\": false}, " MODEL "}",
+                               NULL);
+    job jobs[4];
+    pthread_t th[4];
+    char want[1024];
+    int i;
+
+    snprintf(want, sizeof(want), "%s", IDS(t, "abcab a! zz <s>cab", true));
+    ck_assert_str_eq(want, "[6, 4, 3, 0, 8, 5, 6, 2, 3]");
+    for (i = 0; i < 4; i++) {
+        jobs[i].t = t;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, encode_job, &jobs[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert_str_eq(jobs[i].got, want);
+    }
+    tok_free(t);
+}
+END_TEST
+
 static Suite *tokenizer_suite(void)
 {
     Suite *s = suite_create("tokenizer");
@@ -358,6 +401,7 @@ static Suite *tokenizer_suite(void)
     tcase_add_test(tc, test_metaspace_first);
     tcase_add_test(tc, test_invalid_utf8);
     tcase_add_test(tc, test_open_file_path);
+    tcase_add_test(tc, test_threads);
     suite_add_tcase(s, tc);
     return s;
 }
