@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/vfs.h>
+#include <linux/fs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -223,6 +225,61 @@ int xfer_copy(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
     if (len == 0)
         return 0;
     return copy_buffered(src_fd, src_off, dst_fd, dst_off, len, err);
+}
+
+/* Clones len bytes (whole blocks, or up to the source's end) at src_off
+ * of src to dst_off of dst. True when the file system did. */
+static bool clone_range(int src, uint64_t src_off, int dst, uint64_t dst_off,
+                        uint64_t len)
+{
+    struct file_clone_range r = {.src_fd = src, .src_offset = src_off,
+                                 .src_length = len, .dest_offset = dst_off};
+    int rc;
+
+    do
+        rc = ioctl(dst, FICLONERANGE, &r);
+    while (rc != 0 && errno == EINTR);
+    return rc == 0;
+}
+
+int xfer_copy_shared(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
+                     uint64_t len, xfer_stats *stats, sut_error *err)
+{
+    uint64_t head = (XFER_BLOCK - src_off % XFER_BLOCK) % XFER_BLOCK, mid = 0;
+    int rc;
+
+    if (!in_range(src_off, len) || !in_range(dst_off, len))
+        return xfer_copy(src_fd, src_off, dst_fd, dst_off, len, err);
+    if ((src_off - dst_off) % XFER_BLOCK == 0 && head < len &&
+        !atomic_load(&force_fallback))
+        mid = (len - head) / XFER_BLOCK * XFER_BLOCK;
+    if (mid > 0 && !clone_range(src_fd, src_off + head, dst_fd, dst_off + head, mid))
+        mid = 0;
+    if (mid == 0)
+        rc = xfer_copy(src_fd, src_off, dst_fd, dst_off, len, err);
+    else
+        rc = xfer_copy(src_fd, src_off, dst_fd, dst_off, head, err) != 0 ||
+             xfer_copy(src_fd, src_off + head + mid, dst_fd, dst_off + head + mid,
+                       len - head - mid, err) != 0 ? -1 : 0;
+    if (rc == 0 && stats) {
+        stats->shared += mid;
+        stats->copied += len - mid;
+    }
+    return rc;
+}
+
+int xfer_clone_file(int src_fd, int dst_fd)
+{
+    int rc;
+
+    if (atomic_load(&force_fallback)) {
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+    do
+        rc = ioctl(dst_fd, FICLONE, src_fd);
+    while (rc != 0 && errno == EINTR);
+    return rc;
 }
 
 int xfer_read(int fd, uint64_t off, uint64_t len, size_t align,
