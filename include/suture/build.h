@@ -64,6 +64,8 @@ typedef struct build_report {
                                    removed, an old OUT replaced */
     size_t nnotes;
     uint64_t bytes;             /* data bytes written */
+    uint64_t bytes_shared;      /* of those, sharing a source's blocks */
+    uint64_t bytes_copied;      /* of those, written anew */
     size_t shards;
     size_t files_copied;        /* tokenizer and generation files */
 } build_report;

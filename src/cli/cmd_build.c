@@ -94,6 +94,12 @@ static void tell(const plan *p, const build_report *rep, const char *out)
            out, nl, nt, rep->shards, rep->shards == 1 ? "" : "s",
            fmt_bytes(rep->bytes, b, sizeof(b)), rep->files_copied,
            rep->files_copied == 1 ? "" : "s");
+    if (rep->bytes_shared > 0) {
+        char c[32];
+        printf("%s share the sources' blocks, %s copied\n",
+               fmt_bytes(rep->bytes_shared, b, sizeof(b)),
+               fmt_bytes(rep->bytes_copied, c, sizeof(c)));
+    }
 }
 
 static cJSON *strings_json(char **v, size_t n)
@@ -110,7 +116,7 @@ static cJSON *strings_json(char **v, size_t n)
 }
 
 /* {"path", "layer_count", "tensor_count", "parameter_count", "data_bytes",
- *  "shards": [{"name", "bytes", "tensors"}], "tokenizer_files", "notes":
+ *  "bytes_shared", "bytes_copied", "shards": [{"name", "bytes", "tensors"}], "tokenizer_files", "notes":
  *  [text], "warnings": [{"code", "message"}]}; NULL when out of memory. */
 static cJSON *build_json(const plan *p, const build_report *rep, const char *out)
 {
@@ -126,6 +132,8 @@ static cJSON *build_json(const plan *p, const build_report *rep, const char *out
     ok = ok && cJSON_AddNumberToObject(o, "tensor_count", (double)n) &&
          cJSON_AddNumberToObject(o, "parameter_count", (double)plan_parameters(p)) &&
          cJSON_AddNumberToObject(o, "data_bytes", (double)rep->bytes) &&
+         cJSON_AddNumberToObject(o, "bytes_shared", (double)rep->bytes_shared) &&
+         cJSON_AddNumberToObject(o, "bytes_copied", (double)rep->bytes_copied) &&
          (arr = cJSON_AddArrayToObject(o, "shards"));
     sh = plan_shards(p, &n);
     for (i = 0; ok && i < n; i++)

@@ -55,6 +55,7 @@ struct job {
     bool failed;
     sut_error err;              /* the first failure */
     uint64_t done, total;
+    xfer_stats stats;           /* data bytes shared and copied */
     build_progress_fn progress;
     void *progress_ctx;
     const volatile sig_atomic_t *cancel;
@@ -609,11 +610,15 @@ static int convert_tensor(struct conv *c, int fd, uint64_t off, uint64_t n,
     return 0;
 }
 
+/* Copies n bytes at off in steps that end on block boundaries of the
+ * source (so that a copy kept at its source phase clones whole blocks). */
 static int copy_tensor(struct job *j, st_writer *w, int fd, uint64_t off, uint64_t n,
                        sut_error *err)
 {
     while (n > 0) {
-        uint64_t step = n < COPY_STEP ? n : COPY_STEP;
+        uint64_t step = COPY_STEP - (off + COPY_STEP) % XFER_BLOCK;
+        if (step > n)
+            step = n;
         if (st_writer_copy(w, fd, off, step, err) != 0 || advance(j, step, err) != 0)
             return -1;
         off += step;
@@ -622,13 +627,15 @@ static int copy_tensor(struct job *j, st_writer *w, int fd, uint64_t off, uint64
     return 0;
 }
 
+/* Streams tensor t, and when it is copied, the `more` bytes of the
+ * tensors that follow it in its source and in the shard's data. */
 static int stream_tensor(struct job *j, st_writer *w, const plan_tensor *t,
-                         unsigned char *buf, sut_error *err)
+                         uint64_t more, unsigned char *buf, sut_error *err)
 {
     const st_file *f = model_shard(plan_model(j->p, t->model), t->src->shard);
     int fd = j->fds[t->model][t->src->shard];
     uint64_t off = st_data_start(f) + t->src->t->begin;
-    uint64_t n = st_tensor_bytes(t->src->t);
+    uint64_t n = st_tensor_bytes(t->src->t) + more;
     struct conv c = {j, w, t->src->t->dtype, t->dtype, (float)t->scale, 0, 0, buf};
     int rc;
 
@@ -659,14 +666,52 @@ static int declare(struct job *j, st_writer *w, const plan_shard *s, sut_error *
         st_writer_meta(w, "suture.models", j->models_meta, err) != 0 ||
         st_writer_meta(w, "suture.sources", sources, err) != 0)
         goto out;
-    for (i = s->first; i < s->first + s->count; i++)
-        if (st_writer_add(w, t[i].name, t[i].dtype, t[i].src->t->ndim, t[i].src->t->shape,
-                          err) != 0)
+    for (i = 0; i < s->count; i++) {
+        const plan_tensor *x = &t[s->order[i]];
+        if (st_writer_add(w, x->name, x->dtype, x->src->t->ndim, x->src->t->shape, err) != 0)
             goto out;
+    }
+    if (s->aligned)
+        st_writer_align(w, s->phase, XFER_BLOCK);
     rc = st_writer_begin(w, err);
 out:
     free(sources);
     return rc;
+}
+
+static bool copied(const plan_tensor *t)
+{
+    return t->scale == 1 && t->dtype == t->src->t->dtype;
+}
+
+/* The end of the run of the shard's data that starts at position i:
+ * copied tensors that follow one another in one source shard are copied
+ * as one range. *more gets the bytes of the run after its first tensor. */
+static size_t run_end(const plan *p, const plan_shard *s, size_t i, uint64_t *more)
+{
+    size_t n;
+    const plan_tensor *t = plan_tensors(p, &n), *a = &t[s->order[i]], *b;
+
+    *more = 0;
+    for (i++; i < s->count && copied(a); i++, a = b) {
+        b = &t[s->order[i]];
+        if (!copied(b) || b->model != a->model || b->src->shard != a->src->shard ||
+            b->src->t->begin != a->src->t->end)
+            break;
+        *more += b->bytes;
+    }
+    return i;
+}
+
+static void add_stats(struct job *j, const st_writer *w)
+{
+    uint64_t shared, copied_bytes;
+
+    st_writer_stats(w, &shared, &copied_bytes);
+    pthread_mutex_lock(&j->lock);
+    j->stats.shared += shared;
+    j->stats.copied += copied_bytes;
+    pthread_mutex_unlock(&j->lock);
 }
 
 static int write_shard(struct job *j, size_t si, sut_error *err)
@@ -677,6 +722,7 @@ static int write_shard(struct job *j, size_t si, sut_error *err)
     char *path = sut_path_join(j->pl->stage, s->name);
     unsigned char *buf = malloc(CONV_BUF);
     st_writer *w = NULL;
+    size_t k;
     int rc = -1;
 
     if (!path || !buf) {
@@ -685,8 +731,10 @@ static int write_shard(struct job *j, size_t si, sut_error *err)
     }
     if (!(w = st_writer_create(path, err)) || declare(j, w, s, err) != 0)
         goto out;
-    for (i = s->first; i < s->first + s->count; i++) {
-        if (stream_tensor(j, w, &t[i], buf, err) != 0)
+    for (i = 0; i < s->count; i = k) {
+        uint64_t more = 0;
+        k = run_end(j->p, s, i, &more);
+        if (stream_tensor(j, w, &t[s->order[i]], more, buf, err) != 0)
             goto out;
         pthread_mutex_lock(&j->lock);
         if (j->failed) {
@@ -697,6 +745,8 @@ static int write_shard(struct job *j, size_t si, sut_error *err)
         pthread_mutex_unlock(&j->lock);
     }
     rc = st_writer_finish(w, err);
+    if (rc == 0)
+        add_stats(j, w);
 out:
     st_writer_free(w);
     free(buf);
@@ -744,7 +794,7 @@ static unsigned thread_count(const build_options *opt, size_t shards)
 
 /* Writes every shard into the staging folder, in parallel. */
 static int write_shards(const plan *p, const build_options *opt, const struct place *pl,
-                        sut_error *err)
+                        xfer_stats *stats, sut_error *err)
 {
     struct job j;
     pthread_t *th = NULL;
@@ -785,6 +835,7 @@ static int write_shards(const plan *p, const build_options *opt, const struct pl
         sut_error_set(err, "interrupted");
         goto out;
     }
+    *stats = j.stats;
     rc = 0;
 out:
     close_sources(p, j.fds);
@@ -1048,6 +1099,7 @@ int build_run(const plan *p, const build_options *opt, build_report *rep,
               sut_error *err)
 {
     struct place pl;
+    xfer_stats stats = {0, 0};
     bool staged = false;
     size_t ns;
     int rc = -1;
@@ -1058,7 +1110,7 @@ int build_run(const plan *p, const build_options *opt, build_report *rep,
     if (prepare(p, opt, &pl, rep, err) != 0)
         goto out;
     staged = true;
-    if (write_shards(p, opt, &pl, err) != 0 || write_extras(p, &pl, rep, err) != 0 ||
+    if (write_shards(p, opt, &pl, &stats, err) != 0 || write_extras(p, &pl, rep, err) != 0 ||
         move_into_place(&pl, rep, err) != 0)
         goto out;
     staged = false;
@@ -1066,6 +1118,8 @@ int build_run(const plan *p, const build_options *opt, build_report *rep,
     if (rep) {
         rep->bytes = plan_bytes(p);
         rep->shards = ns;
+        rep->bytes_shared = stats.shared;
+        rep->bytes_copied = stats.copied;
     }
     rc = 0;
 out:
