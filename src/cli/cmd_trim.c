@@ -96,7 +96,8 @@ static bool add_text(cJSON *o, const char *key, const char *s)
 }
 
 /* {"path", "output", "trimmed", "reason", "tensor", "shard",
- *  "shard_dropped", "identical", "parameters", "bytes", "stale_removed"};
+ *  "shard_dropped", "identical", "parameters", "bytes", "bytes_shared",
+ *  "bytes_copied", "stale_removed"};
  * NULL when out of memory. */
 static cJSON *result_json(const trim_result *res, const struct args *a)
 {
@@ -112,6 +113,8 @@ static cJSON *result_json(const trim_result *res, const struct args *a)
               cJSON_AddBoolToObject(o, "identical", t && res->identical) &&
               cJSON_AddNumberToObject(o, "parameters", t ? (double)res->parameters : 0) &&
               cJSON_AddNumberToObject(o, "bytes", t ? (double)res->bytes : 0) &&
+              cJSON_AddNumberToObject(o, "bytes_shared", (double)res->bytes_shared) &&
+              cJSON_AddNumberToObject(o, "bytes_copied", (double)res->bytes_copied) &&
               cJSON_AddNumberToObject(o, "stale_removed", res->stale);
 
     if (!ok) {
