@@ -14,6 +14,7 @@
 
 #define OUT_LAYER_MAX 65536u
 #define LIST_MAX 8 /* layers named in one aggregated warning */
+#define SPLIT_MIN (1u << 20) /* see follow_source */
 
 struct plan {
     const recipe *r;
@@ -865,15 +866,16 @@ static size_t place(struct packer *k, uint64_t n)
 }
 
 /* Starts a new shard before tensors copied from another source file than
- * the one the current shard copies from, once the current one holds a
- * quarter of the limit: two source shards rarely agree modulo
- * XFER_BLOCK, so only one of them could share blocks. */
+ * the one the current shard copies from, once the current one holds
+ * SPLIT_MIN bytes or a quarter of the limit: two source shards rarely
+ * agree modulo XFER_BLOCK, so only one of them could share blocks. */
 static void follow_source(struct packer *k, uint64_t key)
 {
+    uint64_t enough = k->limit / 4 < SPLIT_MIN ? k->limit / 4 : SPLIT_MIN;
+
     if (key == LAYOUT_WRITTEN)
         return;
-    if (k->open && k->home != LAYOUT_WRITTEN && k->home != key &&
-        k->cur >= k->limit / 4) {
+    if (k->open && k->home != LAYOUT_WRITTEN && k->home != key && k->cur >= enough) {
         k->shard++;
         k->cur = 0;
         k->open = false;
