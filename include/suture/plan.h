@@ -144,7 +144,7 @@ uint64_t plan_shareable(const plan *p);
 
 /* The plan as one JSON object: layer_count, parameter_count, data_bytes,
  * parameters_before, data_bytes_before, models, donors, layers, seams,
- * shards, tensors, config_changes, warnings. Caller cJSON_Deletes; NULL
+ * shards (each with shareable_bytes), tensors, config_changes, warnings. Caller cJSON_Deletes; NULL
  * when out of memory. */
 cJSON *plan_to_json(const plan *p);
 
