@@ -38,9 +38,11 @@ typedef struct xfer_stats {
  * block-aligned middle of the range is cloned (FICLONERANGE: the file then
  * shares the source's blocks) and only the unaligned head and tail bytes
  * are copied. Where the file system cannot share (ext4, tmpfs, two file
- * systems, a FUSE mount) or the offsets do not agree, it silently copies
- * as xfer_copy does. Adds to *stats (may be NULL). 0, or -1 with err set
- * as xfer_copy. */
+ * systems) or the offsets do not agree, it silently copies as xfer_copy
+ * does, but through splice even when the offsets agree (on ext4 cheaper in
+ * the kernel than copy_file_range's 64 KiB rounds), copy_file_range only
+ * where the file system copies server-side (NFS, SMB, Ceph, FUSE). Adds to
+ * *stats (may be NULL). 0, or -1 with err set as xfer_copy. */
 int xfer_copy_shared(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
                      uint64_t len, xfer_stats *stats, sut_error *err);
 

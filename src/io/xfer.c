@@ -209,15 +209,16 @@ out:
     return rc;
 }
 
-int xfer_copy(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
-              uint64_t len, sut_error *err)
+/* xfer_copy, with copy_file_range tried first when kernel_first. */
+static int copy_with(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
+                     uint64_t len, bool kernel_first, sut_error *err)
 {
     if (!in_range(src_off, len) || !in_range(dst_off, len)) {
         sut_error_set(err, "read failed: range beyond the largest file offset");
         return -1;
     }
     if (!atomic_load(&force_fallback)) {
-        if ((src_off - dst_off) % PAGE == 0 || offloads(dst_fd))
+        if (kernel_first)
             copy_kernel(src_fd, &src_off, dst_fd, &dst_off, &len);
         if (len > 0)
             copy_spliced(src_fd, &src_off, dst_fd, &dst_off, &len);
@@ -225,6 +226,13 @@ int xfer_copy(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
     if (len == 0)
         return 0;
     return copy_buffered(src_fd, src_off, dst_fd, dst_off, len, err);
+}
+
+int xfer_copy(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
+              uint64_t len, sut_error *err)
+{
+    return copy_with(src_fd, src_off, dst_fd, dst_off, len,
+                     (src_off - dst_off) % PAGE == 0 || offloads(dst_fd), err);
 }
 
 /* Clones len bytes (whole blocks, or up to the source's end) at src_off
@@ -249,18 +257,18 @@ int xfer_copy_shared(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
     int rc;
 
     if (!in_range(src_off, len) || !in_range(dst_off, len))
-        return xfer_copy(src_fd, src_off, dst_fd, dst_off, len, err);
+        return copy_with(src_fd, src_off, dst_fd, dst_off, len, false, err);
     if ((src_off - dst_off) % XFER_BLOCK == 0 && head < len &&
         !atomic_load(&force_fallback))
         mid = (len - head) / XFER_BLOCK * XFER_BLOCK;
     if (mid > 0 && !clone_range(src_fd, src_off + head, dst_fd, dst_off + head, mid))
         mid = 0;
     if (mid == 0)
-        rc = xfer_copy(src_fd, src_off, dst_fd, dst_off, len, err);
+        rc = copy_with(src_fd, src_off, dst_fd, dst_off, len, offloads(dst_fd), err);
     else
-        rc = xfer_copy(src_fd, src_off, dst_fd, dst_off, head, err) != 0 ||
-             xfer_copy(src_fd, src_off + head + mid, dst_fd, dst_off + head + mid,
-                       len - head - mid, err) != 0 ? -1 : 0;
+        rc = copy_with(src_fd, src_off, dst_fd, dst_off, head, false, err) != 0 ||
+             copy_with(src_fd, src_off + head + mid, dst_fd, dst_off + head + mid,
+                       len - head - mid, false, err) != 0 ? -1 : 0;
     if (rc == 0 && stats) {
         stats->shared += mid;
         stats->copied += len - mid;
