@@ -2,7 +2,10 @@
  *
  * Every tensor is streamed from its source into its output shard under its
  * new name: unchanged tensors through the copy engine (no bytes through
- * user space where the kernel allows), scaled or converted ones through a
+ * user space where the kernel allows; runs of tensors contiguous in their
+ * source copied as one range, sharing the source's blocks where the file
+ * system clones and the plan's layout keeps them at their source offset
+ * modulo XFER_BLOCK, see plan_shard), scaled or converted ones through a
  * bounded buffer; memory stays at a few MB per thread whatever the model
  * size. Shards are written in parallel, one thread per shard.
  *
