@@ -10,6 +10,19 @@ ST_READ="python3 $ROOT/tools/st_read.py"
 MNT=$T/mnt
 trap 'umount "$MNT" 2>/dev/null; rm -rf "$T"' EXIT
 
+# On the ordinary disk (where the file system may not clone): the same
+# layout, every byte accounted for as shared or copied, read by the
+# reference rules and proven by verify.
+"$GEN" --preset llama --layers 4 --hidden 512 --intermediate 1024 --heads 8 --kv-heads 4 \
+    --vocab 2048 --shards 2 --seed 6 -o "$T/d" >/dev/null || fail gen "suture-gen failed"
+run build -m "a=$T/d" --slices 'a[0:3], a[1:4]' -o "$T/dup" --json
+expect disk-upscale 0
+expect_eq disk-upscale-bytes "$(printf '%s' "$out" | pyjson 'd["bytes_shared"] + d["bytes_copied"] == d["data_bytes"]')" True
+expect_eq disk-upscale-reference "$($ST_READ "$T/dup" | pyjson '(d["layer_count"], d["tensor_count"])')" \
+    "$(printf '%s' "$out" | pyjson '(d["layer_count"], d["tensor_count"])')"
+run verify "$T/dup"
+expect disk-upscale-verify 0
+
 why=
 if [ "$(id -u)" != 0 ]; then
     why="not root (loop mounts need it)"
