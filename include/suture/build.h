@@ -2,7 +2,10 @@
  *
  * Every tensor is streamed from its source into its output shard under its
  * new name: unchanged tensors through the copy engine (no bytes through
- * user space where the kernel allows), scaled or converted ones through a
+ * user space where the kernel allows; runs of tensors contiguous in their
+ * source copied as one range, sharing the source's blocks where the file
+ * system clones and the plan's layout keeps them at their source offset
+ * modulo XFER_BLOCK, see plan_shard), scaled or converted ones through a
  * bounded buffer; memory stays at a few MB per thread whatever the model
  * size. Shards are written in parallel, one thread per shard.
  *
@@ -68,6 +71,8 @@ typedef struct build_report {
                                    removed, an old OUT replaced */
     size_t nnotes;
     uint64_t bytes;             /* data bytes written */
+    uint64_t bytes_shared;      /* of those, sharing a source's blocks */
+    uint64_t bytes_copied;      /* of those, written anew */
     size_t shards;
     size_t files_copied;        /* tokenizer and generation files */
 } build_report;

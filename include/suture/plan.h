@@ -78,12 +78,22 @@ typedef struct plan_tensor {
     size_t shard;             /* output shard */
 } plan_tensor;
 
-/* An output shard holds tensors [first, first + count) in output order. */
+/* An output shard holds tensors [first, first + count) in output order.
+ * Its data section holds them in the order `order` gives: the tensors
+ * copied from one source shard in runs that keep the source's order and,
+ * where they can, its offsets modulo XFER_BLOCK, so that on a file system
+ * that clones (XFS, btrfs) the shard shares the source's blocks; the
+ * header is padded so that the data starts at `phase` (when aligned). The
+ * layout is the same whatever the file system. */
 typedef struct plan_shard {
     char *name;               /* "model.safetensors" or
                                  "model-00001-of-00004.safetensors" */
     uint64_t bytes;           /* data bytes */
     size_t first, count;
+    size_t *order;            /* count indices into the plan's tensors */
+    bool aligned;             /* the header puts the data at phase */
+    uint64_t phase;           /* data start modulo XFER_BLOCK */
+    uint64_t shareable;       /* data bytes that can share source blocks */
 } plan_shard;
 
 /* Which model gives what (indices into the recipe's models). */
@@ -130,10 +140,13 @@ uint64_t plan_parameters_before(const plan *p);
 uint64_t plan_bytes_before(const plan *p);
 uint64_t plan_parameters(const plan *p);
 uint64_t plan_bytes(const plan *p);
+/* The data bytes the shards can share with their sources where the file
+ * system clones (the sum of the shards' shareable). */
+uint64_t plan_shareable(const plan *p);
 
 /* The plan as one JSON object: layer_count, parameter_count, data_bytes,
  * parameters_before, data_bytes_before, models, donors, layers, seams,
- * shards, tensors, config_changes, warnings. Caller cJSON_Deletes; NULL
+ * shards (each with shareable_bytes), tensors, config_changes, warnings. Caller cJSON_Deletes; NULL
  * when out of memory. */
 cJSON *plan_to_json(const plan *p);
 

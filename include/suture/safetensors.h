@@ -105,18 +105,29 @@ int st_writer_meta(st_writer *w, const char *key, const char *value,
  * 0, or -1 (duplicate name, size overflow, sub-byte size not whole). */
 int st_writer_add(st_writer *w, const char *name, st_dtype dtype,
                   size_t ndim, const uint64_t *shape, sut_error *err);
+/* Asks that the data section start at an offset congruent to phase
+ * modulo align (a power of two), so that data copied from a file where it
+ * lay at such an offset can share that file's blocks: the header is then
+ * padded with more spaces, still to a multiple of 8 (a phase that is not a
+ * multiple of 8 is ignored). Call before st_writer_begin. */
+void st_writer_align(st_writer *w, uint64_t phase, uint64_t align);
 /* Writes the header. 0 or -1. */
 int st_writer_begin(st_writer *w, sut_error *err);
 /* Appends n data bytes. 0 or -1 (a write error, or more bytes than
  * declared). */
 int st_writer_write(st_writer *w, const void *buf, size_t n, sut_error *err);
 /* Appends n data bytes copied from src_fd at src_off through the copy
- * engine (copy_file_range where the kernel allows). 0 or -1. */
+ * engine (copy_file_range where the kernel allows; the blocks shared with
+ * the source where src_off and the output offset agree modulo XFER_BLOCK
+ * and the file system clones, see xfer_copy_shared). 0 or -1. */
 int st_writer_copy(st_writer *w, int src_fd, uint64_t src_off, uint64_t n,
                    sut_error *err);
 /* Absolute offset in the output file where the data of the tensor added
  * i-th starts (valid after st_writer_begin). */
 uint64_t st_writer_tensor_offset(const st_writer *w, size_t i);
+/* The data bytes so far whose blocks are shared with a source, and those
+ * written anew. */
+void st_writer_stats(const st_writer *w, uint64_t *shared, uint64_t *copied);
 /* The output file descriptor (valid until finish/free). */
 int st_writer_fd(const st_writer *w);
 /* Checks all declared bytes were written, fsyncs and closes. 0 or -1. */

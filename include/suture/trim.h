@@ -11,10 +11,16 @@
  * head and gets the right total_size. Every other file is left
  * byte-identical.
  *
+ * The rewritten shard keeps the old one's data order and its offsets
+ * modulo XFER_BLOCK where it can (its header padded to match), so that on
+ * a file system that clones (XFS, btrfs) it shares the old shard's blocks.
+ *
  * To OUT (opt->out): OUT must not exist (it is never replaced); the result
- * is assembled in a staging folder beside it (see staging.h; files of 1 MiB and
- * more hard-linked from the input where the file system allows, smaller
- * ones such as config.json copied, so editing one never edits the other),
+ * is assembled in a staging folder beside it (see staging.h; every other
+ * file cloned where the file system can, a file of its own sharing the
+ * input's blocks; else files of 1 MiB and more hard-linked from the input
+ * where the file system allows, smaller ones such as config.json copied,
+ * so editing one never edits the other),
  * fsynced, and renamed into place.
  * OUT inside the input folder (devices and inodes compared) is refused.
  *
@@ -59,6 +65,9 @@ typedef struct trim_result {
     char shard[256];      /* the shard that held it */
     bool shard_dropped;   /* that shard held nothing else and is gone */
     unsigned stale;       /* temporary files of killed runs removed */
+    uint64_t bytes_shared; /* bytes of the files written that share the
+                              input's blocks (cloned, or hard-linked) */
+    uint64_t bytes_copied; /* bytes written anew */
     char reason[SUT_ERROR_MAX]; /* when nothing was trimmed: why */
 } trim_result;
 

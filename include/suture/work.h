@@ -51,7 +51,9 @@ int work_parallel(size_t n, unsigned threads, work_job_fn fn, void *ctx,
                   work_meter *meter, sut_error *err);
 
 /* Calls fn(ctx, off, n, err) over [off, off + len) in pieces of at most
- * WORK_STEP bytes, counting each into meter (or NULL) after it. 0, or -1
+ * WORK_STEP bytes that end on XFER_BLOCK boundaries of the offsets (so a
+ * copy kept at its source phase clones whole blocks), counting each into
+ * meter (or NULL) after it. 0, or -1
  * when fn or work_meter_add fails. */
 typedef int (*work_step_fn)(void *ctx, uint64_t off, uint64_t n, sut_error *err);
 int work_steps(uint64_t off, uint64_t len, work_step_fn fn, void *ctx, work_meter *meter,

@@ -30,6 +30,33 @@ void xfer_force_fallback(bool on);
 int xfer_copy(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
               uint64_t len, sut_error *err);
 
+/* The unit of block sharing: ranges whose offsets agree modulo XFER_BLOCK
+ * can share the block-aligned part of their bytes. */
+#define XFER_BLOCK 4096u
+
+/* What a copy did: bytes whose blocks the destination now shares with the
+ * source (cloned), and bytes written anew. */
+typedef struct xfer_stats {
+    uint64_t shared, copied;
+} xfer_stats;
+
+/* Like xfer_copy, but when src_off and dst_off agree modulo XFER_BLOCK the
+ * block-aligned middle of the range is cloned (FICLONERANGE: the file then
+ * shares the source's blocks) and only the unaligned head and tail bytes
+ * are copied. Where the file system cannot share (ext4, tmpfs, two file
+ * systems) or the offsets do not agree, it silently copies as xfer_copy
+ * does, but through splice even when the offsets agree (on ext4 cheaper in
+ * the kernel than copy_file_range's 64 KiB rounds), copy_file_range only
+ * where the file system copies server-side (NFS, SMB, Ceph, FUSE). Adds to
+ * *stats (may be NULL). 0, or -1 with err set as xfer_copy. */
+int xfer_copy_shared(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
+                     uint64_t len, xfer_stats *stats, sut_error *err);
+
+/* Makes dst_fd (an empty file opened for writing) share every block of
+ * src_fd (FICLONE). 0, or -1 with errno set when the file system cannot
+ * (the caller then copies). */
+int xfer_clone_file(int src_fd, int dst_fd);
+
 /* Calls fn(ctx, buf, n) for consecutive chunks (at most XFER_CHUNK bytes,
  * a whole number of `align` bytes except possibly the last; align >= 1) of
  * the range [off, off+len) of fd. fn returns 0 to go on, -1 to stop (it sets

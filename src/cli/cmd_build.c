@@ -90,6 +90,12 @@ static void tell(const plan *p, const build_report *rep, const char *out)
            cli_text(out), nl, nt, rep->shards, rep->shards == 1 ? "" : "s",
            fmt_bytes(rep->bytes, b, sizeof(b)), rep->files_copied,
            rep->files_copied == 1 ? "" : "s");
+    if (rep->bytes_shared > 0) {
+        char c[32];
+        printf("%s share the sources' blocks, %s copied\n",
+               fmt_bytes(rep->bytes_shared, b, sizeof(b)),
+               fmt_bytes(rep->bytes_copied, c, sizeof(c)));
+    }
 }
 
 int cmd_build(int argc, char **argv)

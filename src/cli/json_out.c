@@ -137,7 +137,7 @@ static cJSON *strings_json(char **v, size_t n)
 }
 
 /* {"path", "layer_count", "tensor_count", "parameter_count", "data_bytes",
- *  "shards": [{"name", "bytes", "tensors"}], "tokenizer_files", "notes":
+ *  "bytes_shared", "bytes_copied", "shards": [{"name", "bytes", "tensors"}], "tokenizer_files", "notes":
  *  [text], "warnings": [{"code", "message"}]}; NULL when out of memory. */
 cJSON *cli_json_build(const plan *p, const build_report *rep, const char *out)
 {
@@ -153,6 +153,8 @@ cJSON *cli_json_build(const plan *p, const build_report *rep, const char *out)
     ok = ok && cJSON_AddNumberToObject(o, "tensor_count", (double)n) &&
          cJSON_AddNumberToObject(o, "parameter_count", (double)plan_parameters(p)) &&
          cJSON_AddNumberToObject(o, "data_bytes", (double)rep->bytes) &&
+         cJSON_AddNumberToObject(o, "bytes_shared", (double)rep->bytes_shared) &&
+         cJSON_AddNumberToObject(o, "bytes_copied", (double)rep->bytes_copied) &&
          (arr = cJSON_AddArrayToObject(o, "shards"));
     sh = plan_shards(p, &n);
     for (i = 0; ok && i < n; i++)
@@ -185,7 +187,8 @@ static bool add_text(cJSON *o, const char *key, const char *s)
 }
 
 /* {"path", "output", "trimmed", "reason", "tensor", "shard",
- *  "shard_dropped", "identical", "parameters", "bytes", "stale_removed"};
+ *  "shard_dropped", "identical", "parameters", "bytes", "bytes_shared",
+ *  "bytes_copied", "stale_removed"};
  * NULL when out of memory. */
 cJSON *cli_json_trim(const trim_result *res, const char *path, const char *out)
 {
@@ -201,6 +204,8 @@ cJSON *cli_json_trim(const trim_result *res, const char *path, const char *out)
               cJSON_AddBoolToObject(o, "identical", t && res->identical) &&
               cJSON_AddNumberToObject(o, "parameters", t ? (double)res->parameters : 0) &&
               cJSON_AddNumberToObject(o, "bytes", t ? (double)res->bytes : 0) &&
+              cJSON_AddNumberToObject(o, "bytes_shared", (double)res->bytes_shared) &&
+              cJSON_AddNumberToObject(o, "bytes_copied", (double)res->bytes_copied) &&
               cJSON_AddNumberToObject(o, "stale_removed", res->stale);
 
     if (!ok) {

@@ -35,6 +35,8 @@ struct st_writer {
     size_t meta_count, meta_cap;
     uint64_t data_start, data_size, written;
     size_t cur;           /* tensor the next data byte belongs to */
+    uint64_t phase, align;  /* data start % align == phase; align 0: none */
+    xfer_stats stats;
     int begun, done;
 };
 
@@ -162,6 +164,20 @@ int st_writer_fd(const st_writer *w)
 uint64_t st_writer_tensor_offset(const st_writer *w, size_t i)
 {
     return i < w->count ? w->data_start + w->tensors[i].begin : 0;
+}
+
+void st_writer_align(st_writer *w, uint64_t phase, uint64_t align)
+{
+    if (align >= 8 && (align & (align - 1)) == 0 && phase % 8 == 0) {
+        w->phase = phase % align;
+        w->align = align;
+    }
+}
+
+void st_writer_stats(const st_writer *w, uint64_t *shared, uint64_t *copied)
+{
+    *shared = w->stats.shared;
+    *copied = w->stats.copied;
 }
 
 /* ---- declarations ---------------------------------------------------- */
@@ -389,6 +405,8 @@ static void header_text(const st_writer *w, sbuf *b)
     sb_add(b, "}", 1);
     while (b->len % 8 != 0)
         sb_add(b, " ", 1);
+    while (w->align && (8 + b->len) % w->align != w->phase && !b->oom)
+        sb_add(b, "        ", 8);
 }
 
 /* Writes n bytes at off. 0, or -1 with err set to "write failed: ...". */
@@ -498,6 +516,7 @@ int st_writer_write(st_writer *w, const void *buf, size_t n, sut_error *err)
         return -1;
     }
     w->written += n;
+    w->stats.copied += n;
     return 0;
 }
 
@@ -506,8 +525,8 @@ int st_writer_copy(st_writer *w, int src_fd, uint64_t src_off, uint64_t n,
 {
     if (check_room(w, n, err) != 0)
         return -1;
-    if (xfer_copy(src_fd, src_off, w->fd, w->data_start + w->written, n,
-                  err) != 0) {
+    if (xfer_copy_shared(src_fd, src_off, w->fd, w->data_start + w->written, n,
+                         &w->stats, err) != 0) {
         sut_error_prefix(err, "%s: tensor '%.200s'", w->label, current_name(w));
         return -1;
     }

@@ -6,6 +6,7 @@
 #include <xxhash.h>
 
 #include "suture/work.h"
+#include "suture/xfer.h"
 
 #define DEFAULT_MAX 8
 
@@ -134,7 +135,9 @@ int work_steps(uint64_t off, uint64_t len, work_step_fn fn, void *ctx, work_mete
                sut_error *err)
 {
     while (len > 0) {
-        uint64_t step = len < WORK_STEP ? len : WORK_STEP;
+        uint64_t step = WORK_STEP - off % XFER_BLOCK;
+        if (step > len)
+            step = len;
         if (fn(ctx, off, step, err) != 0 || work_meter_add(meter, step, err) != 0)
             return -1;
         off += step;

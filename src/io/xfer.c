@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/vfs.h>
+#include <linux/fs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -206,15 +208,16 @@ out:
     return rc;
 }
 
-int xfer_copy(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
-              uint64_t len, sut_error *err)
+/* xfer_copy, with copy_file_range tried first when kernel_first. */
+static int copy_with(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
+                     uint64_t len, bool kernel_first, sut_error *err)
 {
     if (!in_range(src_off, len) || !in_range(dst_off, len)) {
         sut_error_set(err, "read failed: range beyond the largest file offset");
         return -1;
     }
     if (!atomic_load(&force_fallback)) {
-        if ((src_off - dst_off) % PAGE == 0 || offloads(dst_fd))
+        if (kernel_first)
             copy_kernel(src_fd, &src_off, dst_fd, &dst_off, &len);
         if (len > 0)
             copy_spliced(src_fd, &src_off, dst_fd, &dst_off, &len);
@@ -222,6 +225,68 @@ int xfer_copy(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
     if (len == 0)
         return 0;
     return copy_buffered(src_fd, src_off, dst_fd, dst_off, len, err);
+}
+
+int xfer_copy(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
+              uint64_t len, sut_error *err)
+{
+    return copy_with(src_fd, src_off, dst_fd, dst_off, len,
+                     (src_off - dst_off) % PAGE == 0 || offloads(dst_fd), err);
+}
+
+/* Clones len bytes (whole blocks, or up to the source's end) at src_off
+ * of src to dst_off of dst. True when the file system did. */
+static bool clone_range(int src, uint64_t src_off, int dst, uint64_t dst_off,
+                        uint64_t len)
+{
+    struct file_clone_range r = {.src_fd = src, .src_offset = src_off,
+                                 .src_length = len, .dest_offset = dst_off};
+    int rc;
+
+    do
+        rc = ioctl(dst, FICLONERANGE, &r);
+    while (rc != 0 && errno == EINTR);
+    return rc == 0;
+}
+
+int xfer_copy_shared(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off,
+                     uint64_t len, xfer_stats *stats, sut_error *err)
+{
+    uint64_t head = (XFER_BLOCK - src_off % XFER_BLOCK) % XFER_BLOCK, mid = 0;
+    int rc;
+
+    if (!in_range(src_off, len) || !in_range(dst_off, len))
+        return copy_with(src_fd, src_off, dst_fd, dst_off, len, false, err);
+    if ((src_off - dst_off) % XFER_BLOCK == 0 && head < len &&
+        !atomic_load(&force_fallback))
+        mid = (len - head) / XFER_BLOCK * XFER_BLOCK;
+    if (mid > 0 && !clone_range(src_fd, src_off + head, dst_fd, dst_off + head, mid))
+        mid = 0;
+    if (mid == 0)
+        rc = copy_with(src_fd, src_off, dst_fd, dst_off, len, offloads(dst_fd), err);
+    else
+        rc = copy_with(src_fd, src_off, dst_fd, dst_off, head, false, err) != 0 ||
+             copy_with(src_fd, src_off + head + mid, dst_fd, dst_off + head + mid,
+                       len - head - mid, false, err) != 0 ? -1 : 0;
+    if (rc == 0 && stats) {
+        stats->shared += mid;
+        stats->copied += len - mid;
+    }
+    return rc;
+}
+
+int xfer_clone_file(int src_fd, int dst_fd)
+{
+    int rc;
+
+    if (atomic_load(&force_fallback)) {
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+    do
+        rc = ioctl(dst_fd, FICLONE, src_fd);
+    while (rc != 0 && errno == EINTR);
+    return rc;
 }
 
 int xfer_read(int fd, uint64_t off, uint64_t len, size_t align,

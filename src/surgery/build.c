@@ -40,6 +40,8 @@ struct job {
     int **fds;                  /* [model][shard] source files, or -1 */
     char *models_meta;          /* "suture.models" */
     work_meter meter;           /* bytes written; the cancel flag */
+    pthread_mutex_t lock;       /* guards stats */
+    xfer_stats stats;           /* data bytes shared and copied */
 };
 
 static int note(build_report *rep, sut_error *err, const char *fmt, ...)
@@ -331,13 +333,15 @@ int build_copy_range(st_writer *w, int fd, uint64_t off, uint64_t len, work_mete
     return work_steps(off, len, copy_step, &c, meter, err);
 }
 
+/* Streams tensor t, and when it is copied, the `more` bytes of the
+ * tensors that follow it in its source and in the shard's data. */
 static int stream_tensor(struct job *j, st_writer *w, const plan_tensor *t,
-                         unsigned char *buf, sut_error *err)
+                         uint64_t more, unsigned char *buf, sut_error *err)
 {
     const st_file *f = model_shard(plan_model(j->p, t->model), t->src->shard);
     int fd = j->fds[t->model][t->src->shard];
     uint64_t off = st_data_start(f) + t->src->t->begin;
-    uint64_t n = st_tensor_bytes(t->src->t);
+    uint64_t n = st_tensor_bytes(t->src->t) + more;
     struct conv c = {j, w, t->src->t->dtype, t->dtype, (float)t->scale, 0, 0, buf};
     int rc;
 
@@ -368,14 +372,52 @@ static int declare(struct job *j, st_writer *w, const plan_shard *s, sut_error *
         st_writer_meta(w, "suture.models", j->models_meta, err) != 0 ||
         st_writer_meta(w, "suture.sources", sources, err) != 0)
         goto out;
-    for (i = s->first; i < s->first + s->count; i++)
-        if (st_writer_add(w, t[i].name, t[i].dtype, t[i].src->t->ndim, t[i].src->t->shape,
-                          err) != 0)
+    for (i = 0; i < s->count; i++) {
+        const plan_tensor *x = &t[s->order[i]];
+        if (st_writer_add(w, x->name, x->dtype, x->src->t->ndim, x->src->t->shape, err) != 0)
             goto out;
+    }
+    if (s->aligned)
+        st_writer_align(w, s->phase, XFER_BLOCK);
     rc = st_writer_begin(w, err);
 out:
     free(sources);
     return rc;
+}
+
+static bool copied(const plan_tensor *t)
+{
+    return t->scale == 1 && t->dtype == t->src->t->dtype;
+}
+
+/* The end of the run of the shard's data that starts at position i:
+ * copied tensors that follow one another in one source shard are copied
+ * as one range. *more gets the bytes of the run after its first tensor. */
+static size_t run_end(const plan *p, const plan_shard *s, size_t i, uint64_t *more)
+{
+    size_t n;
+    const plan_tensor *t = plan_tensors(p, &n), *a = &t[s->order[i]], *b;
+
+    *more = 0;
+    for (i++; i < s->count && copied(a); i++, a = b) {
+        b = &t[s->order[i]];
+        if (!copied(b) || b->model != a->model || b->src->shard != a->src->shard ||
+            b->src->t->begin != a->src->t->end)
+            break;
+        *more += b->bytes;
+    }
+    return i;
+}
+
+static void add_stats(struct job *j, const st_writer *w)
+{
+    uint64_t shared, copied_bytes;
+
+    st_writer_stats(w, &shared, &copied_bytes);
+    pthread_mutex_lock(&j->lock);
+    j->stats.shared += shared;
+    j->stats.copied += copied_bytes;
+    pthread_mutex_unlock(&j->lock);
 }
 
 static int write_shard(void *ctx, size_t si, sut_error *err)
@@ -387,6 +429,7 @@ static int write_shard(void *ctx, size_t si, sut_error *err)
     char *path = sut_path_join(stage_dir(j->st), s->name);
     unsigned char *buf = malloc(CONV_BUF);
     st_writer *w = NULL;
+    size_t k;
     int rc = -1;
 
     if (!path || !buf) {
@@ -395,8 +438,10 @@ static int write_shard(void *ctx, size_t si, sut_error *err)
     }
     if (!(w = st_writer_create(path, err)) || declare(j, w, s, err) != 0)
         goto out;
-    for (i = s->first; i < s->first + s->count; i++) {
-        if (stream_tensor(j, w, &t[i], buf, err) != 0)
+    for (i = 0; i < s->count; i = k) {
+        uint64_t more = 0;
+        k = run_end(j->p, s, i, &more);
+        if (stream_tensor(j, w, &t[s->order[i]], more, buf, err) != 0)
             goto out;
         if (j->meter.failed) {
             sut_error_set(err, "%s: stopped", s->name);
@@ -404,6 +449,8 @@ static int write_shard(void *ctx, size_t si, sut_error *err)
         }
     }
     rc = st_writer_finish(w, err);
+    if (rc == 0)
+        add_stats(j, w);
 out:
     st_writer_free(w);
     free(buf);
@@ -413,9 +460,9 @@ out:
 
 /* Writes every shard into the staging folder, in parallel. */
 static int write_shards(const plan *p, const build_options *opt, const staging *st,
-                        sut_error *err)
+                        xfer_stats *stats, sut_error *err)
 {
-    struct job j = {.p = p, .st = st};
+    struct job j = {.p = p, .st = st, .lock = PTHREAD_MUTEX_INITIALIZER};
     size_t ns;
     int rc = -1;
 
@@ -432,11 +479,13 @@ static int write_shards(const plan *p, const build_options *opt, const staging *
     if (work_parallel(ns, opt->jobs, write_shard, &j, &j.meter, err) != 0 ||
         work_meter_add(&j.meter, 0, err) != 0)
         goto out;
+    *stats = j.stats;
     rc = 0;
 out:
     close_sources(p, j.fds);
     free(j.models_meta);
     work_meter_destroy(&j.meter);
+    pthread_mutex_destroy(&j.lock);
     return rc;
 }
 
@@ -675,6 +724,7 @@ int build_run(const plan *p, const build_options *opt, build_report *rep,
               sut_error *err)
 {
     staging *st = NULL;
+    xfer_stats stats = {0, 0};
     size_t ns;
     int rc = -1;
 
@@ -682,13 +732,15 @@ int build_run(const plan *p, const build_options *opt, build_report *rep,
         memset(rep, 0, sizeof(*rep));
     if (prepare(p, opt, &st, rep, err) != 0)
         goto out;
-    if (write_shards(p, opt, st, err) != 0 || write_extras(p, st, rep, err) != 0 ||
+    if (write_shards(p, opt, st, &stats, err) != 0 || write_extras(p, st, rep, err) != 0 ||
         commit(st, opt->force, rep, err) != 0)
         goto out;
     plan_shards(p, &ns);
     if (rep) {
         rep->bytes = plan_bytes(p);
         rep->shards = ns;
+        rep->bytes_shared = stats.shared;
+        rep->bytes_copied = stats.copied;
     }
     rc = 0;
 out:

@@ -10,9 +10,11 @@
 #include "suture/convert.h"
 #include "common/checked.h"
 #include "common/util.h"
+#include "layout.h"
 
 #define OUT_LAYER_MAX 65536u
 #define LIST_MAX 8 /* layers named in one aggregated warning */
+#define SPLIT_MIN (1u << 20) /* see follow_source */
 
 struct plan {
     const recipe *r;
@@ -39,6 +41,7 @@ struct plan {
     cfg_change *changes;
     size_t nchanges;
     uint64_t params_before, bytes_before, params, bytes;
+    uint64_t shareable;      /* the shards' shareable bytes */
     char where[300];         /* "recipe.json: ", or "" for a spec */
 };
 
@@ -827,7 +830,17 @@ struct packer {
     uint64_t limit, cur;
     size_t shard;
     bool open;
+    uint64_t home;           /* the source file the shard copies from first */
 };
+
+/* The source file a tensor's bytes are copied from (model and shard), or
+ * LAYOUT_WRITTEN when they are converted or scaled. */
+static uint64_t source_key(const plan_tensor *t)
+{
+    if (t->scale != 1 || t->dtype != t->src->t->dtype)
+        return LAYOUT_WRITTEN;
+    return (uint64_t)t->model << 32 ^ (uint64_t)t->src->shard;
+}
 
 /* The shard for the next item of n bytes: the current one when it fits,
  * else a new one (an item over the limit gets a shard of its own). */
@@ -838,33 +851,57 @@ static size_t place(struct packer *k, uint64_t n)
     if (k->open && (ck_add(k->cur, n, &sum) != 0 || sum > k->limit)) {
         k->shard++;
         k->cur = 0;
+        k->home = LAYOUT_WRITTEN;
     }
     k->open = true;
     k->cur += n;
     return k->shard;
 }
 
-/* End of the group starting at i: a whole output layer, or one tensor. */
+/* Starts a new shard before tensors copied from another source file than
+ * the one the current shard copies from, once the current one holds
+ * SPLIT_MIN bytes or a quarter of the limit: two source shards rarely
+ * agree modulo XFER_BLOCK, so only one of them could share blocks. */
+static void follow_source(struct packer *k, uint64_t key)
+{
+    uint64_t enough = k->limit / 4 < SPLIT_MIN ? k->limit / 4 : SPLIT_MIN;
+
+    if (key == LAYOUT_WRITTEN)
+        return;
+    if (k->open && k->home != LAYOUT_WRITTEN && k->home != key && k->cur >= enough) {
+        k->shard++;
+        k->cur = 0;
+        k->open = false;
+        k->home = LAYOUT_WRITTEN;
+    }
+}
+
+/* End of the group starting at i: a whole output layer, or one tensor;
+ * a group's tensors come from one source file (or are all converted). */
 static size_t group_end(const plan *p, size_t i)
 {
     size_t j = i + 1;
+    uint64_t key = source_key(&p->tensors[i]);
 
     if (p->tensors[i].layer < 0)
         return j;
-    while (j < p->ntensors && p->tensors[j].layer == p->tensors[i].layer)
+    while (j < p->ntensors && p->tensors[j].layer == p->tensors[i].layer &&
+           source_key(&p->tensors[j]) == key)
         j++;
     return j;
 }
 
 static void assign_shards(plan *p)
 {
-    struct packer k = {p->limit, 0, 0, false};
+    struct packer k = {p->limit, 0, 0, false, LAYOUT_WRITTEN};
     size_t i = 0, j, t;
 
     while (i < p->ntensors) {
-        uint64_t sum = 0;
+        uint64_t sum = 0, key;
         bool whole = true;
         j = group_end(p, i);
+        key = source_key(&p->tensors[i]);
+        follow_source(&k, key);
         for (t = i; t < j && whole; t++)
             whole = ck_add(sum, p->tensors[t].bytes, &sum) == 0 && sum <= p->limit;
         if (whole) {
@@ -875,9 +912,42 @@ static void assign_shards(plan *p)
             for (t = i; t < j; t++)
                 p->tensors[t].shard = place(&k, p->tensors[t].bytes);
         }
+        if (k.home == LAYOUT_WRITTEN)
+            k.home = key;
         i = j;
     }
     p->nshards = p->ntensors ? k.shard + 1 : 0;
+}
+
+/* Orders the shard's data so that its copies can share blocks. 0 or -1. */
+static int lay_out(plan *p, plan_shard *s)
+{
+    layout_item *items = calloc(s->count + 1, sizeof(*items));
+    layout_result res;
+    size_t i;
+    int rc = -1;
+
+    if (!items || !(s->order = calloc(s->count + 1, sizeof(size_t))))
+        goto out;
+    for (i = 0; i < s->count; i++) {
+        const plan_tensor *t = &p->tensors[s->first + i];
+        const st_file *f = model_shard(p->models[t->model], t->src->shard);
+        items[i].key = source_key(t);
+        items[i].off = st_data_start(f) + t->src->t->begin;
+        items[i].bytes = t->bytes;
+    }
+    if (layout_order(items, s->count, s->order, &res) != 0)
+        goto out;
+    for (i = 0; i < s->count; i++)
+        s->order[i] += s->first;
+    s->aligned = res.aligned;
+    s->phase = res.phase;
+    s->shareable = res.shareable;
+    p->shareable += res.shareable;
+    rc = 0;
+out:
+    free(items);
+    return rc;
 }
 
 static int make_shards(plan *p, sut_error *err)
@@ -903,6 +973,9 @@ static int make_shards(plan *p, sut_error *err)
             s->first = i;
         s->bytes += p->tensors[i].bytes;
     }
+    for (i = 0; i < p->nshards; i++)
+        if (lay_out(p, &p->shards[i]) != 0)
+            return oom(p, err);
     return 0;
 }
 
@@ -1132,8 +1205,10 @@ void plan_free(plan *p)
         model_free(p->models[i]);
     for (i = 0; i < p->ntensors; i++)
         free(p->tensors[i].name);
-    for (i = 0; i < p->nshards && p->shards; i++)
+    for (i = 0; i < p->nshards && p->shards; i++) {
         free(p->shards[i].name);
+        free(p->shards[i].order);
+    }
     for (i = 0; i < p->nwarnings; i++)
         free(p->warnings[i].message);
     cfg_changes_free(p->changes, p->nchanges);
@@ -1158,6 +1233,7 @@ uint64_t plan_parameters_before(const plan *p) { return p->params_before; }
 uint64_t plan_bytes_before(const plan *p) { return p->bytes_before; }
 uint64_t plan_parameters(const plan *p) { return p->params; }
 uint64_t plan_bytes(const plan *p) { return p->bytes; }
+uint64_t plan_shareable(const plan *p) { return p->shareable; }
 
 const plan_layer *plan_layers(const plan *p, size_t *n)
 {

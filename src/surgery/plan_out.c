@@ -133,6 +133,7 @@ static void json_shards(const plan *p, cJSON *root, bool *ok)
         add_str(o, "name", s[i].name, ok);
         add_num(o, "bytes", (double)s[i].bytes, ok);
         add_num(o, "tensors", (double)s[i].count, ok);
+        add_num(o, "shareable_bytes", (double)s[i].shareable, ok);
     }
 }
 

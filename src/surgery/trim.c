@@ -19,6 +19,7 @@
 #include "suture/xfer.h"
 #include "common/checked.h"
 #include "common/util.h"
+#include "layout.h"
 
 #define INDEX_NAME "model.safetensors.index.json"
 #define JSON_MAX (100u << 20)
@@ -31,6 +32,7 @@ struct trim {
     int lock;                /* the folder's lock (in place), or -1 */
     sut_progress_fn progress;
     void *progress_ctx;
+    xfer_stats *stats;       /* bytes shared with the input, and written */
 };
 
 /* ---- deciding ---- */
@@ -225,6 +227,48 @@ static int copy_data(const struct trim *t, st_writer *w, const st_file *f,
     return rc;
 }
 
+/* Puts the kept tensors ts (sorted by offset) in the order that lets the
+ * new shard share the old one's blocks, and pads the header to match.
+ * 0, or -1 when out of memory. */
+static int lay_out(st_writer *w, const st_file *f, const st_tensor **ts, size_t n)
+{
+    layout_item *items = calloc(n + 1, sizeof(*items));
+    const st_tensor **sorted = calloc(n + 1, sizeof(*sorted));
+    size_t *order = calloc(n + 1, sizeof(*order)), i;
+    layout_result res;
+    int rc = -1;
+
+    if (!items || !sorted || !order)
+        goto out;
+    for (i = 0; i < n; i++) {
+        items[i].key = 0;
+        items[i].off = st_data_start(f) + ts[i]->begin;
+        items[i].bytes = ts[i]->end - ts[i]->begin;
+    }
+    if (layout_order(items, n, order, &res) != 0)
+        goto out;
+    for (i = 0; i < n; i++)
+        sorted[i] = ts[order[i]];
+    memcpy(ts, sorted, n * sizeof(*ts));
+    if (res.aligned)
+        st_writer_align(w, res.phase, XFER_BLOCK);
+    rc = 0;
+out:
+    free(items);
+    free(sorted);
+    free(order);
+    return rc;
+}
+
+static void add_writer_stats(const struct trim *t, const st_writer *w)
+{
+    uint64_t shared, copied;
+
+    st_writer_stats(w, &shared, &copied);
+    t->stats->shared += shared;
+    t->stats->copied += copied;
+}
+
 /* Writes the head's shard without the head to dst. */
 static int write_shard(const struct trim *t, const char *dst, sut_error *err)
 {
@@ -244,12 +288,17 @@ static int write_shard(const struct trim *t, const char *dst, sut_error *err)
     qsort(ts, n, sizeof(*ts), cmp_begin);
     if (!(w = st_writer_create(dst, err)) || copy_meta(w, f, t->head->t->name, err) != 0)
         goto out;
+    if (lay_out(w, f, ts, n) != 0) {
+        sut_error_set(err, "%s: out of memory", dst);
+        goto out;
+    }
     for (i = 0; i < n; i++)
         if (st_writer_add(w, ts[i]->name, ts[i]->dtype, ts[i]->ndim, ts[i]->shape, err) != 0)
             goto out;
     if (st_writer_begin(w, err) != 0 || copy_data(t, w, f, ts, n, err) != 0 ||
         st_writer_finish(w, err) != 0)
         goto out;
+    add_writer_stats(t, w);
     rc = 0;
 out:
     if (rc != 0)
@@ -398,14 +447,53 @@ out:
 
 /* ---- to a new folder ---- */
 
-/* A hard link (through a symlink to its target) for a file of LINK_MIN
- * bytes or more (weights nobody edits in place), else a copy. */
-static int link_or_copy(const char *src, const char *dst, const struct stat *st,
-                        sut_error *err)
+/* A clone sharing src's blocks (a file of its own) where the file system
+ * can, fsynced. 1 done, 0 cannot (nothing left at dst), -1 failed. */
+static int clone_file(const char *src, const char *dst, mode_t mode, sut_error *err)
 {
-    if (st->st_size >= LINK_MIN &&
-        linkat(AT_FDCWD, src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == 0)
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+
+    if (in < 0)
         return 0;
+    if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777)) < 0) {
+        sut_error_set(err, "%s: cannot create: %s", dst, strerror(errno));
+        rc = -1;
+    } else if (xfer_clone_file(in, out) == 0) {
+        rc = 1;
+        if (fsync(out) != 0) {
+            sut_error_set(err, "%s: fsync failed: %s", dst, strerror(errno));
+            rc = -1;
+        }
+    }
+    close(in);
+    if (out >= 0 && close(out) != 0 && rc == 1) {
+        sut_error_set(err, "%s: write failed: %s", dst, strerror(errno));
+        rc = -1;
+    }
+    if (out >= 0 && rc != 1)
+        unlink(dst);
+    return rc;
+}
+
+/* A clone where the file system can; else a hard link (through a symlink
+ * to its target) for a file of LINK_MIN bytes or more (weights nobody
+ * edits in place), else a copy. */
+static int link_or_copy(const struct trim *t, const char *src, const char *dst,
+                        const struct stat *st, sut_error *err)
+{
+    int done = clone_file(src, dst, st->st_mode, err);
+
+    if (done != 0) {
+        if (done > 0)
+            t->stats->shared += (uint64_t)st->st_size;
+        return done > 0 ? 0 : -1;
+    }
+    if (st->st_size >= LINK_MIN &&
+        linkat(AT_FDCWD, src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == 0) {
+        t->stats->shared += (uint64_t)st->st_size;
+        return 0;
+    }
+    t->stats->copied += (uint64_t)st->st_size;
     return stage_copy_file(src, dst, st->st_mode, err);
 }
 
@@ -435,7 +523,7 @@ static int copy_entry(const char *src, const char *dst, const char *name,
         }
         rc = copy_tree(from, to, t, false, err);
     } else {
-        rc = S_ISREG(st.st_mode) ? link_or_copy(from, to, &st, err) : 0;
+        rc = S_ISREG(st.st_mode) ? link_or_copy(t, from, to, &st, err) : 0;
     }
 out:
     free(from);
@@ -524,6 +612,7 @@ int trim_run(const char *path, arch_table *arches, const trim_options *opt,
     static const trim_options defaults;
     struct trim t = {.lock = -1};
     staging *st = NULL;
+    xfer_stats stats = {0, 0};
     int rc = -1, what;
 
     memset(res, 0, sizeof(*res));
@@ -531,6 +620,7 @@ int trim_run(const char *path, arch_table *arches, const trim_options *opt,
         opt = &defaults;
     t.progress = opt->progress;
     t.progress_ctx = opt->progress_ctx;
+    t.stats = &stats;
     if (open_model(&t, path, arches, !opt->out, err) != 0 ||
         (opt->out && !(st = check_out(opt->out, path, err))))
         goto out;
@@ -541,6 +631,8 @@ int trim_run(const char *path, arch_table *arches, const trim_options *opt,
     }
     rc = opt->out ? trim_to(&t, st, res, err) : trim_in_place(&t, res, err);
     res->trimmed = rc == 0;
+    res->bytes_shared = stats.shared;
+    res->bytes_copied = stats.copied;
 out:
     stage_free(st);
     model_free(t.m);

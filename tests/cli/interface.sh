@@ -102,7 +102,7 @@ expect_eq plan-json-values "$(printf '%s' "$out" | pyjson 'd["layer_count"], d["
 
 run build "$T/r.json" -o "$T/up" --json
 expect build-json 0
-expect_eq build-json-keys "$(keys)" "data_bytes layer_count notes parameter_count path shards tensor_count tokenizer_files warnings"
+expect_eq build-json-keys "$(keys)" "bytes_copied bytes_shared data_bytes layer_count notes parameter_count path shards tensor_count tokenizer_files warnings"
 expect_eq build-json-values "$(printf '%s' "$out" | pyjson 'd["layer_count"], len(d["shards"]), d["shards"][0]["name"], d["notes"]')" \
     "(6, 1, 'model.safetensors', [])"
 expect_eq build-json-stderr "$err" ""
@@ -138,7 +138,7 @@ expect_eq verify-json-mismatch-values "$(printf '%s' "$out" | pyjson 'd["ok"], l
 
 run trim "$T/tied" -o "$T/trimmed" --json
 expect trim-json 0
-expect_eq trim-json-keys "$(keys)" "bytes identical output parameters path reason shard shard_dropped stale_removed tensor trimmed"
+expect_eq trim-json-keys "$(keys)" "bytes bytes_copied bytes_shared identical output parameters path reason shard shard_dropped stale_removed tensor trimmed"
 expect_eq trim-json-values "$(printf '%s' "$out" | pyjson 'd["trimmed"], d["tensor"], d["identical"], d["reason"], d["output"]')" \
     "(True, 'lm_head.weight', True, None, '$T/trimmed')"
 run trim "$T/m" -o "$T/untrimmed" --json

@@ -100,4 +100,19 @@ run plan -m b="$FIX/hf/tiny-llama-bf16" --slices 'b[0:2]' --dtype f32 --json
 expect plan-dtype 0
 expect_eq plan-dtype-bytes "$(pyjson 'd["data_bytes"] == 2 * d["data_bytes_before"]' <<<"$out")" True
 
+# shards laid out for block sharing: a shard per source shard, each with
+# the source's tensors, shareable where a file system clones
+if [ -x "$TOOLS/suture-gen" ]; then
+    "$TOOLS/suture-gen" --preset llama --layers 4 --hidden 512 --intermediate 1024 --heads 8 \
+        --kv-heads 4 --vocab 2048 --shards 2 --seed 5 -o "$T/g2" >/dev/null
+    run plan -m g="$T/g2" --slices 'g[0:4]' --json
+    expect plan-share 0
+    expect_eq plan-share-shards "$(pyjson '[(s["tensors"], s["shareable_bytes"] >= 0.99 * s["bytes"]) for s in d["shards"]]' <<<"$out")" \
+        "$(python3 -c 'import json, sys; m = json.load(open(sys.argv[1]))["weight_map"]; print([(list(m.values()).count(f), True) for f in sorted(set(m.values()))])' "$T/g2/model.safetensors.index.json")"
+    run plan -m g="$T/g2" --slices 'g[0:4]' --dtype f32 --json
+    expect_eq plan-share-converted "$(pyjson '(len(d["shards"]), d["shards"][0]["shareable_bytes"])' <<<"$out")" "(1, 0)"
+else
+    skip plan-share "no suture-gen at $TOOLS"
+fi
+
 finish

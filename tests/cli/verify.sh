@@ -50,10 +50,12 @@ JSON
     expect "converted" 0
     expect_eq "converted-json" "$(printf '%s' "$out" | pyjson "d['ok'], d['copied'], d['recomputed'] == d['tensors'], d['mismatches']")" \
         "(True, 0, True, [])"
-    flip "$T/copy/model.safetensors" model.layers.5.mlp.up_proj.weight 9
+    # the copy has a shard per source shard (laid out for block sharing)
+    shard=$(pyjson 'd["weight_map"]["model.layers.5.mlp.up_proj.weight"]' <"$T/copy/model.safetensors.index.json" | tr -d "'")
+    flip "$T/copy/$shard" model.layers.5.mlp.up_proj.weight 9
     run verify "$T/copy"
     expect "corrupted-copy" 1
-    expect_out "corrupted-copy-named" "mismatch: model.safetensors: tensor 'model.layers.5.mlp.up_proj.weight': bytes differ from its source base 'model.layers.3.mlp.up_proj.weight'"
+    expect_out "corrupted-copy-named" "mismatch: $shard: tensor 'model.layers.5.mlp.up_proj.weight': bytes differ from its source base 'model.layers.3.mlp.up_proj.weight'"
     expect_out "corrupted-copy-summary" "MISMATCH"
     flip "$T/conv/model.safetensors" model.layers.6.self_attn.o_proj.weight 3
     run verify "$T/conv"

@@ -1,5 +1,6 @@
 /* test_xfer.c: the copy engine (kernel path and forced fallback), chunked
  * reads and XXH3-128 hashing. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 
@@ -301,6 +302,74 @@ START_TEST(test_advise_ignores_failures)
 }
 END_TEST
 
+/* The block-sharing copy gives the same bytes at any phase; what it shares
+ * is whole blocks, and nothing when the phases differ or the fallback is
+ * forced (where the file system cannot clone, as the test folder usually,
+ * it shares nothing and copies all). */
+START_TEST(test_copy_shared)
+{
+    size_t n = (3u << 20) + 777, k;
+    unsigned char *src = pattern(n + 65536 + 100, 5);
+    char *sp = tmp_file("src"), *dp = tmp_file("dst");
+    sut_error err = {{0}};
+    int in, out;
+
+    set_mode(_i);
+    tu_write(sp, src, n + 65536 + 100);
+    for (k = 0; k < sizeof(phases) / sizeof(phases[0]); k++) {
+        xfer_hash want = xfer_hash_mem(src + phases[k].src, n), got;
+        xfer_stats st = {0, 0};
+        bool agree = (phases[k].src - phases[k].dst) % XFER_BLOCK == 0;
+        in = open(sp, O_RDONLY);
+        out = open_new(dp);
+        ck_assert_int_eq(xfer_copy_shared(in, phases[k].src, out, phases[k].dst, n, &st,
+                                          &err), 0);
+        ck_assert_int_eq(lseek(out, 0, SEEK_END), (off_t)(phases[k].dst + n));
+        ck_assert_int_eq(xfer_hash_range(out, phases[k].dst, n, &got, &err), 0);
+        ck_assert_uint_eq(got.lo, want.lo);
+        ck_assert_uint_eq(got.hi, want.hi);
+        ck_assert_uint_eq(st.shared + st.copied, n);
+        ck_assert_uint_eq(st.shared % XFER_BLOCK, 0);
+        if (!agree || _i == 1)
+            ck_assert_uint_eq(st.shared, 0);
+        close(in);
+        close(out);
+    }
+    unlink(sp);
+    unlink(dp);
+    free(src);
+    xfer_force_fallback(false);
+}
+END_TEST
+
+/* A whole-file clone either works (the same bytes) or says it cannot. */
+START_TEST(test_clone_file)
+{
+    unsigned char *src = pattern(20000, 6), got[20000];
+    char *sp = tmp_file("src"), *dp = tmp_file("dst");
+    int in, out;
+
+    tu_write(sp, src, 20000);
+    in = open(sp, O_RDONLY);
+    out = open_new(dp);
+    if (xfer_clone_file(in, out) == 0) {
+        ck_assert_int_eq(pread(out, got, sizeof(got), 0), 20000);
+        ck_assert_int_eq(memcmp(got, src, 20000), 0);
+    } else {
+        ck_assert_int_eq(lseek(out, 0, SEEK_END), 0);
+    }
+    xfer_force_fallback(true);
+    ck_assert_int_eq(xfer_clone_file(in, out), -1);
+    ck_assert_int_eq(errno, EOPNOTSUPP);
+    xfer_force_fallback(false);
+    close(in);
+    close(out);
+    unlink(sp);
+    unlink(dp);
+    free(src);
+}
+END_TEST
+
 static Suite *xfer_suite(void)
 {
     Suite *s = suite_create("xfer");
@@ -310,6 +379,8 @@ static Suite *xfer_suite(void)
     tcase_add_loop_test(tc, test_copy_small, 0, 2);
     tcase_add_loop_test(tc, test_copy_large, 0, 2);
     tcase_add_test(tc, test_copy_phases);
+    tcase_add_loop_test(tc, test_copy_shared, 0, 2);
+    tcase_add_test(tc, test_clone_file);
     tcase_add_loop_test(tc, test_copy_short_source, 0, 2);
     tcase_add_loop_test(tc, test_copy_bad_descriptors, 0, 2);
     tcase_add_test(tc, test_read_chunks);
