@@ -1,4 +1,5 @@
 /* jscan.c: a pull reader of JSON text (see jscan.h). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,6 +265,26 @@ int js_string(jscan *js)
     return 0;
 }
 
+/* The k bytes at pos are at most 15 digits (exact in a double, and what
+ * strtod would read): reads them without strtod. */
+static int plain_digits(jscan *js, size_t k)
+{
+    const char *p = js->s + js->pos;
+    uint64_t v = 0;
+    size_t i;
+
+    if (k == 0 || k > 15)
+        return 0;
+    for (i = 0; i < k; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(p[i] - '0');
+    }
+    js->num = (double)v;
+    js->pos += k;
+    return 1;
+}
+
 int js_number(jscan *js)
 {
     char buf[64], *end;
@@ -271,8 +292,10 @@ int js_number(jscan *js)
 
     skip_ws(js);
     while (k < sizeof(buf) - 1 && js->pos + k < js->n &&
-           js->s[js->pos + k] && strchr("0123456789+-.eE", js->s[js->pos + k]))
+           js_number_char(js->s[js->pos + k]))
         k++;
+    if (plain_digits(js, k))
+        return 0;
     memcpy(buf, js->s + js->pos, k);
     buf[k] = '\0';
     js->num = strtod(buf, &end);

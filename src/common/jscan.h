@@ -35,6 +35,13 @@ typedef struct jscan {
     unsigned depth;
 } jscan;
 
+/* True for the bytes a number's text is read from: [0-9+-.eE]. */
+static inline int js_number_char(char c)
+{
+    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' ||
+           c == 'e' || c == 'E';
+}
+
 /* Starts reading n bytes of text. Free the string buffer with js_release. */
 void js_init(jscan *js, const char *s, size_t n, const char *label,
              sut_error *err);

@@ -214,7 +214,7 @@ static size_t scan_number(const char *s, size_t n, size_t i, num_issue *num)
 {
     size_t j = i;
 
-    while (j < n && s[j] && strchr("0123456789+-.eE", s[j]))
+    while (j < n && js_number_char(s[j]))
         j++;
     if (!num->found && !plain_integer(s + i, j - i)) {
         size_t k = j - i < sizeof(num->text) - 1 ? j - i : sizeof(num->text) - 1;
@@ -298,7 +298,8 @@ static int read_value(jscan *js, vdesc *d)
     case JS_STRING:
         if (js_string(js) != 0)
             return -1;
-        snprintf(d->text, sizeof(d->text), "%.40s", js->str);
+        d->text[0] = '\0';
+        strncat(d->text, js->str, 40);
         return 0;
     case JS_ERROR:
         return -1;
@@ -526,9 +527,12 @@ static int check_size(const st_tensor *t, const char *label, sut_error *err)
 {
     char sh[SHAPE_TEXT];
     uint64_t bits;
+    int over = ck_mul(t->elements, st_dtype_bits(t->dtype), &bits) != 0;
 
+    if (!over && bits % 8 == 0 && bits / 8 == t->end - t->begin)
+        return 0;
     fmt_shape(t->shape, t->ndim, sh, sizeof(sh));
-    if (ck_mul(t->elements, st_dtype_bits(t->dtype), &bits) != 0) {
+    if (over) {
         sut_error_set(err, TFMT "shape %s of %s: size in bits overflows 64 bits",
                       label, t->name, sh, st_dtype_name(t->dtype));
         return -1;
