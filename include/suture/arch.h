@@ -95,6 +95,12 @@ const arch_family *arch_for_config(const arch_table *t, const cJSON *config);
 const arch_family *arch_infer(arch_table *t, const char *const *names,
                               size_t n, sut_error *err);
 
+/* The family of a file without a layer stack (a plain tensor file, scalars,
+ * only metadata): named "none", inferred, no tensor is a layer or after
+ * the layers. Owned by the table (one per table); NULL with err set when
+ * out of memory. Changes the table like arch_infer. */
+const arch_family *arch_none(arch_table *t, sut_error *err);
+
 /* If name is a layer tensor, returns its layer index (>= 0) and, when the
  * pointers are non-NULL, the byte span [*idx_begin, *idx_end) of the index
  * digits and the offset *local of the name within the layer. Returns -1

@@ -1158,3 +1158,35 @@ const arch_family *arch_infer(arch_table *t, const char *const *names,
     }
     return f;
 }
+
+const arch_family *arch_none(arch_table *t, sut_error *err)
+{
+    arch_family *f = calloc(1, sizeof(*f));
+    const arch_family *old;
+
+    if (!f || !(f->name = strdup("none")) || !(f->classes = list_split(NULL)) ||
+        !(f->layer_arrays = list_split(NULL)) || !(f->layer_lists = list_split(NULL)) ||
+        !(f->layer_count_key = strdup("num_hidden_layers")) ||
+        !(f->layer_pattern = strdup("^(?!)(\\d+)\\.(.+)$")) ||
+        !(f->head_pattern = strdup("(?!)")) || !(f->embed_name = strdup("")) ||
+        !(f->head_name = strdup(""))) {
+        family_free(f);
+        sut_error_set(err, "out of memory");
+        return NULL;
+    }
+    f->inferred = true;
+    if (family_compile(f, err) != 0) {
+        family_free(f);
+        return NULL;
+    }
+    if ((old = find_inferred(t, f))) {
+        family_free(f);
+        return old;
+    }
+    if (push(&t->owned, &t->nowned, f) != 0) {
+        family_free(f);
+        sut_error_set(err, "out of memory");
+        return NULL;
+    }
+    return f;
+}
