@@ -56,7 +56,9 @@ typedef struct st_file st_file;
 
 /* Opens path and validates its header by the rules above. Returns a handle
  * (free with st_free) or NULL with err set ("NAME: ..." where NAME is the
- * file's base name). Symlinks are followed. */
+ * file's base name; "NAME: is a GGUF file" for a file starting with GGUF's
+ * magic). Symlinks are followed; anything but a regular file is refused
+ * without blocking (a FIFO is opened O_NONBLOCK). */
 st_file *st_open(const char *path, sut_error *err);
 
 /* Parses a header held in memory: hdr is the JSON text (hdr_len bytes, not

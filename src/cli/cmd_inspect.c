@@ -26,6 +26,7 @@ struct totals {
 static void count(const model *m, struct totals *s)
 {
     const char *head = model_arch(m)->head_name;
+    bool none = strcmp(model_arch(m)->name, "none") == 0;
     size_t i;
 
     memset(s, 0, sizeof(*s));
@@ -36,7 +37,7 @@ static void count(const model *m, struct totals *s)
         s->dtypes[t->t->dtype]++;
         if (t->role == MODEL_LAYER)
             s->layers += n;
-        else if (t->role == MODEL_PRE)
+        else if (t->role == MODEL_PRE && !none)
             s->embed += n;
         else if (head && strcmp(t->t->name, head) == 0)
             s->head += n;
@@ -150,9 +151,13 @@ static void print_text(const model *m, bool tensors)
     size_t i;
 
     count(m, &s);
-    printf("%s: %s%s, %u layer%s", model_path(m), arch_name(m),
-           model_arch(m)->inferred ? " (layers inferred from tensor names)" : "",
-           model_layer_count(m), model_layer_count(m) == 1 ? "" : "s");
+    if (model_layer_count(m) == 0 && strcmp(model_arch(m)->name, "none") == 0)
+        printf("%s: %s%sno layer stack", model_path(m),
+               model_config(m) ? arch_name(m) : "", model_config(m) ? ", " : "");
+    else
+        printf("%s: %s%s, %u layer%s", model_path(m), arch_name(m),
+               model_arch(m)->inferred ? " (layers inferred from tensor names)" : "",
+               model_layer_count(m), model_layer_count(m) == 1 ? "" : "s");
     if (cfg_layers >= 0 && (unsigned long)cfg_layers != model_layer_count(m))
         printf(" (config says %ld)", cfg_layers);
     printf("\n  tensors     %zu in %zu file%s%s%s\n", model_tensor_count(m),

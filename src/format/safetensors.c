@@ -996,6 +996,10 @@ st_file *st_open(const char *path, sut_error *err)
     }
     if (pread_full(fd, lenbuf, 8, 0) != 0)
         goto read_failed;
+    if (memcmp(lenbuf, "GGUF", 4) == 0) {
+        sut_error_set(err, "%s: is a GGUF file", label);
+        goto out;
+    }
     n = le64(lenbuf);
     if (check_header_len(n, size, label, err) != 0)
         goto out;
