@@ -87,7 +87,10 @@ const arch_family *arch_for_config(const arch_table *t, const cJSON *config);
  * "embed_out", "output" or "ln_f", or contains "norm" (but not "embed")
  * and sorts after the container. embed_name is the first non-layer name
  * containing "embed" (not "embed_out") or "wte", head_name the first head
- * name containing "head", "embed_out" or "output" ("" when none);
+ * name containing "head", "embed_out" or "output" ("" when none). When
+ * the names after the layers are too many to list (over 8 KB of pattern),
+ * every non-layer name with those words, or with "norm" but not "embed",
+ * comes after the layers;
  * tie_default is true when there is no such output head. Returns a family
  * owned by the table (named "inferred"; an identical earlier one is
  * reused), or NULL with err set when no such container exists. Changes the

@@ -16,6 +16,9 @@
 #define MATCH_LIMIT 1000000u
 #define PERIOD_MAX 65536u
 #define FAMILY_FILE_MAX (1u << 20)
+/* An inferred head pattern listing more than this many bytes of names is
+ * replaced by the naming rule itself (see arch_infer). */
+#define INFERRED_HEADS_MAX 8192u
 #define NAME_MAX_LEN 64
 #define CANDIDATES_PER_NAME 8
 
@@ -1056,6 +1059,12 @@ static int infer_ends(arch_family *f, const char *const *names, size_t n,
     }
     if (append(&pat, &len, heads ? ")$" : "(?!))"))
         goto fail;
+    if (len > INFERRED_HEADS_MAX) {
+        /* too many to list (PCRE2 would refuse the pattern): the rule */
+        free(pat);
+        if (!(pat = strdup("^(?:.*(?:head|embed_out|output|ln_f).*|(?!.*embed).*norm.*)$")))
+            return -1;
+    }
     f->head_pattern = pat;
     f->tie_default = out == NULL;
     f->embed_name = strdup(embed ? embed : "");

@@ -133,7 +133,7 @@ static char *fmt_path(const char *fmt, ...)
 static int copy_file(const char *src, const char *dst, sut_error *err)
 {
     struct stat st;
-    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+    int in = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK), out = -1, rc = -1;
 
     if (in < 0) {
         sut_error_set(err, "%s: cannot open: %s", src, strerror(errno));
@@ -855,7 +855,7 @@ static int copy_tokenizer(const plan *p, const char *dir, build_report *rep,
     }
     while (rc == 0 && (e = readdir(d))) {
         char *src, *dst;
-        struct stat st;
+        int kind;
         bool listed = is_chat_template(e->d_name);
         for (i = 0; !listed && build_tokenizer_files[i]; i++)
             listed = strcmp(e->d_name, build_tokenizer_files[i]) == 0;
@@ -866,7 +866,9 @@ static int copy_tokenizer(const plan *p, const char *dir, build_report *rep,
         if (!src || !dst) {
             sut_error_set(err, "out of memory");
             rc = -1;
-        } else if (stat(src, &st) == 0 && S_ISREG(st.st_mode)) {
+        } else if ((kind = sut_file_kind(from, e->d_name, err)) < 0) {
+            rc = -1; /* a FIFO, device or folder is refused, not dropped */
+        } else if (kind > 0) {
             rc = copy_file(src, dst, err);
             if (rc == 0 && rep)
                 rep->files_copied++;
