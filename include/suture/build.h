@@ -75,6 +75,12 @@ int build_run(const plan *p, const build_options *opt, build_report *report,
               sut_error *err);
 void build_report_clear(build_report *report);
 
+/* Makes and checks every output header as build_run would write it (size
+ * limit, duplicate names, sizes), writing nothing: the refusals a build
+ * would make from headers, before anything is written. build_run calls it
+ * first; plan calls it to predict them. 0, or -1 with build's message. */
+int build_check_headers(const plan *p, sut_error *err);
+
 /* The names of the files copied from the tokenizer donor (those that
  * exist), besides chat_template.*: NULL-terminated. */
 extern const char *const build_tokenizer_files[];

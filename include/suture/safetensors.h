@@ -100,6 +100,12 @@ typedef struct st_writer st_writer;
 
 /* Creates (O_EXCL) the file at path. NULL with err set on failure. */
 st_writer *st_writer_create(const char *path, sut_error *err);
+/* A writer of no file, labelled label in messages: st_writer_begin makes
+ * and checks the header exactly as st_writer_begin of a file would (its
+ * size limit, the reader's rules) and writes nothing; only meta, add and
+ * begin are for it. Lets a plan predict the refusals of a build. NULL with
+ * err set when out of memory. */
+st_writer *st_writer_dry(const char *label, sut_error *err);
 /* Adds a metadata entry (key "format" is reserved). 0 or -1. */
 int st_writer_meta(st_writer *w, const char *key, const char *value,
                    sut_error *err);

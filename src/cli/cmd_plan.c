@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "suture/build.h"
 #include "suture/plan.h"
 #include "cli.h"
 #include "plan_args.h"
@@ -156,6 +157,7 @@ int cmd_plan(int argc, char **argv)
     recipe *r;
     arch_table *t;
     bool json = false;
+    sut_error err;
     int i, rc = 0;
 
     memset(&a, 0, sizeof(a));
@@ -176,7 +178,9 @@ int cmd_plan(int argc, char **argv)
     }
     if ((rc = plan_args_open("plan", &a, &p, &r, &t)) != 0)
         return rc;
-    if (json) {
+    if (build_check_headers(p, &err) != 0) {
+        rc = cli_fail("plan", &err); /* what build would refuse */
+    } else if (json) {
         rc = cli_print_json(plan_to_json(p));
     } else {
         char *text = plan_text(p);

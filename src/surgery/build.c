@@ -669,6 +669,28 @@ out:
     return rc;
 }
 
+int build_check_headers(const plan *p, sut_error *err)
+{
+    struct job j;
+    size_t ns, i;
+    const plan_shard *s = plan_shards(p, &ns);
+    int rc = 0;
+
+    memset(&j, 0, sizeof(j));
+    j.p = p;
+    if (!(j.models_meta = models_meta(p))) {
+        sut_error_set(err, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < ns && rc == 0; i++) {
+        st_writer *w = st_writer_dry(s[i].name, err);
+        rc = w ? declare(&j, w, &s[i], err) : -1;
+        st_writer_free(w);
+    }
+    free(j.models_meta);
+    return rc;
+}
+
 static int write_shard(struct job *j, size_t si, sut_error *err)
 {
     size_t ns, n, i;
@@ -1057,7 +1079,7 @@ int build_run(const plan *p, const build_options *opt, build_report *rep,
     memset(&pl, 0, sizeof(pl));
     if (rep)
         memset(rep, 0, sizeof(*rep));
-    if (prepare(p, opt, &pl, rep, err) != 0)
+    if (build_check_headers(p, err) != 0 || prepare(p, opt, &pl, rep, err) != 0)
         goto out;
     staged = true;
     if (write_shards(p, opt, &pl, err) != 0 || write_extras(p, &pl, rep, err) != 0 ||
