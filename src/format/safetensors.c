@@ -882,6 +882,38 @@ static int check_duplicates(const st_file *f, const char *label,
     return 0;
 }
 
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A metadata key given twice. 0 or -1. */
+static int check_meta_duplicates(const st_file *f, const char *label,
+                                 sut_error *err)
+{
+    char **keys;
+    size_t i, bytes;
+    int rc = 0;
+
+    if (f->meta_count < 2)
+        return 0;
+    if (ck_array(f->meta_count, sizeof(char *), &bytes) != 0 ||
+        !(keys = malloc(bytes))) {
+        sut_error_set(err, "%s: out of memory", label);
+        return -1;
+    }
+    memcpy(keys, f->meta_keys, bytes);
+    qsort(keys, f->meta_count, sizeof(char *), cmp_str_ptr);
+    for (i = 1; i < f->meta_count && rc == 0; i++) {
+        if (strcmp(keys[i - 1], keys[i]) == 0) {
+            sut_error_set(err, "%s: duplicate key '%.200s'", label, keys[i]);
+            rc = -1;
+        }
+    }
+    free(keys);
+    return rc;
+}
+
 st_file *st_parse_header(const char *hdr, size_t hdr_len, uint64_t data_len,
                          const char *label, sut_error *err)
 {
@@ -901,7 +933,8 @@ st_file *st_parse_header(const char *hdr, size_t hdr_len, uint64_t data_len,
         sut_error_set(err, "%s: out of memory", label);
         goto fail;
     }
-    if (check_duplicates(f, label, err) != 0 ||
+    if (check_meta_duplicates(f, label, err) != 0 ||
+        check_duplicates(f, label, err) != 0 ||
         check_layout(f, data_len, label, err) != 0 ||
         check_numbers(&num, label, err) != 0)
         goto fail;
