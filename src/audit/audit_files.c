@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "suture/audit.h"
+#include "suture/model.h"
 #include "suture/safetensors.h"
 #include "audit_int.h"
 #include "common/util.h"
@@ -145,7 +146,7 @@ static int check_config(audit_report *r, const char *dir)
         r->oom = true;
         return 1;
     }
-    cfg = sut_json_read_file(p, JSON_MAX, &err);
+    cfg = sut_json_read_file(p, MODEL_CONFIG_MAX, &err);
     if (!cfg || !cJSON_IsObject(cfg)) {
         audit_add(r, "invalid-config", AUDIT_ERROR, "config.json", "%s",
                   cfg ? "config.json: not a JSON object" : err.msg);

@@ -16,7 +16,10 @@
 #include "common/util.h"
 #include "common/util.h"
 
-#define RECIPE_FILE_MAX (16u << 20)
+/* Real recipes are kilobytes (a 60,000-slice one is 2 MB of JSON); parsed
+ * trees cost about 40x (cJSON) and 80x (libyaml) the text. */
+#define RECIPE_FILE_MAX (4u << 20)
+#define RECIPE_YAML_MAX (2u << 20)
 #define MATCH_LIMIT 1000000
 
 /* Makes room for element n of *arr (elements of sz bytes): the array
@@ -585,6 +588,9 @@ recipe *recipe_load(const char *path, sut_error *err)
         p++;
     if (p < text + len && *p == '{')
         r = recipe_parse_json(text, len, path, dir, err);
+    else if (len > RECIPE_YAML_MAX)
+        sut_error_set(err, "%s: file is %zu bytes, over the limit of %u for a "
+                      "mergekit YAML recipe", path, len, RECIPE_YAML_MAX);
     else
         r = recipe_parse_mergekit(text, len, path, dir, err);
     if (r && !(r->path = strdup(path))) {

@@ -172,4 +172,19 @@ expect_out "many-wrong-count" "index-mismatch: 4990 more issues like the 10 abov
 run audit "$T/many-wrong" --json
 expect_eq "many-wrong-json" "$(printf '%s' "$out" | pyjson "sum(f['code'] == 'index-mismatch' for f in d['findings'])")" "11"
 
+python3 - "$T/good" "$T/big.json" "$T/big.yml" <<'PY'
+import json, sys
+json.dump({'models': {'g': sys.argv[1]}, 'slices': [{'model': 'g', 'layers': [0, 1]}],
+           'comment': 'x' * 5000000}, open(sys.argv[2], 'w'))
+open(sys.argv[3], 'w').write('merge_method: passthrough\nslices:\n  - sources:\n'
+                             '      - model: %s\n        layer_range: [0, 1]\n# %s\n'
+                             % (sys.argv[1], 'x' * 3000000))
+PY
+run plan "$T/big.json"
+expect "big-recipe-json" 2 "big.json: file is"
+[[ "$err" == *"over the limit of 4194304"* ]] && ok "big-recipe-json-limit" ||
+    fail "big-recipe-json-limit" "stderr: $err"
+run plan "$T/big.yml"
+expect "big-recipe-yaml" 2 "over the limit of 2097152 for a mergekit YAML recipe"
+
 finish
