@@ -236,12 +236,14 @@ void audit_check_issues(audit_report *r)
     struct stat st;
     size_t i;
 
+    r->uncapped = true; /* the model counted its own past 10 */
     for (i = 0; i < model_issue_count(r->m); i++) {
         const model_issue *is = model_issue_at(r->m, i);
         const char *place = strcmp(is->code, "unknown-architecture") == 0
                             ? "config.json" : model_index_name(r->m);
         audit_add(r, is->code, issue_severity(is->code), place, "%s", is->message);
     }
+    r->uncapped = false;
     if (!model_config(r->m) && stat(r->path, &st) == 0 && S_ISDIR(st.st_mode))
         audit_add(r, "missing-config", AUDIT_WARNING, "config.json",
                   "%s: no config.json: loaders cannot use the folder", r->path);

@@ -172,6 +172,20 @@ expect_out "many-wrong-count" "index-mismatch: 4990 more issues like the 10 abov
 run audit "$T/many-wrong" --json
 expect_eq "many-wrong-json" "$(printf '%s' "$out" | pyjson "sum(f['code'] == 'index-mismatch' for f in d['findings'])")" "11"
 
+variant missing-shards
+python3 - "$T/missing-shards" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+os.rename(d + '/model.safetensors', d + '/model-00001-of-00016.safetensors')
+wm = {'t%d' % i: 'model-%05d-of-00016.safetensors' % (i + 1) for i in range(16)}
+json.dump({'metadata': {}, 'weight_map': wm}, open(d + '/model.safetensors.index.json', 'w'))
+PY
+run audit "$T/missing-shards"
+expect "missing-shards-audit" 1
+n=$(printf '%s\n' "$out" | grep -c "^error missing-shard")
+[ "$n" = 11 ] && ok "missing-shards-lines" || fail "missing-shards-lines" "$n lines, want 11" "$out"
+expect_out "missing-shards-count" "error missing-shard: 5 more findings like the 10 above are not listed"
+
 python3 - "$T/good" "$T/big.json" "$T/big.yml" <<'PY'
 import json, sys
 json.dump({'models': {'g': sys.argv[1]}, 'slices': [{'model': 'g', 'layers': [0, 1]}],
