@@ -323,8 +323,7 @@ oom:
     return -1;
 }
 
-static int read_weight_map(model *m, struct index_read *ix, jscan *js,
-                           sut_error *err)
+static int read_weight_map(struct index_read *ix, jscan *js, sut_error *err)
 {
     int first = 1, r;
 
@@ -409,7 +408,7 @@ static int walk_index(model *m, struct index_read *ix, jscan *js,
             return -1;
         }
         r = seen == &meta ? read_index_meta(m, js, err)
-            : seen == &wm ? read_weight_map(m, ix, js, err) : js_skip(js);
+            : seen == &wm ? read_weight_map(ix, js, err) : js_skip(js);
         if (r != 0)
             return -1;
     }
