@@ -729,7 +729,9 @@ static int read_header(jscan *js, st_file *f, sut_error *err)
         sut_error_set(err, "%s: header is not a JSON object", js->label);
         return -1;
     }
-    if (js_open(js) != 0)
+    /* dims is never NULL: a scalar's shape points into it too */
+    if (grow(&f->dims, 0, &f->dims_cap, sizeof(uint64_t), js->label, err) != 0 ||
+        js_open(js) != 0)
         return -1;
     while ((r = js_next_key(js, &first)) == 1) {
         if (strcmp(js->str, "__metadata__") != 0)

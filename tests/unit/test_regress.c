@@ -259,6 +259,26 @@ START_TEST(fifo_is_refused)
 }
 END_TEST
 
+/* fuzz_header (pull reader): a scalar as the first tensor took its shape
+ * pointer from a NULL dims array (UBSan: zero offset to a null pointer);
+ * its unknown field is then refused. Corpus: header/regress-scalar-first-shape. */
+START_TEST(scalar_first_shape)
+{
+    static const char h[] = "{\"s\":{\"dtype\":\"F64\",\"shape\":[],\"data_\177ffsets\":[0,8]}}";
+    static const char ok[] = "{\"s\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[0,8]}}";
+    sut_error err = {{0}};
+    st_file *f;
+
+    ck_assert_ptr_null(st_parse_header(h, strlen(h), 8, "x.safetensors", &err));
+    tu_assert_contains(err.msg, "x.safetensors: tensor 's': unknown field 'data_?ffsets'");
+    f = st_parse_header(ok, strlen(ok), 8, "x.safetensors", &err);
+    ck_assert_msg(f != NULL, "%s", err.msg);
+    ck_assert_uint_eq(st_at(f, 0)->ndim, 0);
+    ck_assert_uint_eq(st_at(f, 0)->elements, 1);
+    st_free(f);
+}
+END_TEST
+
 static Suite *regress_suite(void)
 {
     Suite *s = suite_create("regress");
@@ -271,6 +291,7 @@ static Suite *regress_suite(void)
     tcase_add_test(tc, verify_problem_control_characters);
     tcase_add_test(tc, config_and_plan_lines_control_characters);
     tcase_add_test(tc, fifo_is_refused);
+    tcase_add_test(tc, scalar_first_shape);
     suite_add_tcase(s, tc);
     return s;
 }
