@@ -76,6 +76,8 @@ const char *st_path(const st_file *f);
 size_t st_count(const st_file *f);
 /* The i-th tensor in header order (the order of the JSON keys). */
 const st_tensor *st_at(const st_file *f, size_t i);
+/* The header-order index of the i-th tensor in name order (strcmp). */
+size_t st_name_order(const st_file *f, size_t i);
 /* The tensor named name, or NULL. O(log n). */
 const st_tensor *st_find(const st_file *f, const char *name);
 /* Absolute file offset of the data section: 8 + header length. */

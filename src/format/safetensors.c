@@ -111,6 +111,11 @@ const st_tensor *st_at(const st_file *f, size_t i)
     return i < f->count ? &f->tensors[i] : NULL;
 }
 
+size_t st_name_order(const st_file *f, size_t i)
+{
+    return i < f->count ? f->by_name[i] : 0;
+}
+
 const st_tensor *st_find(const st_file *f, const char *name)
 {
     size_t lo = 0, hi = f->count;

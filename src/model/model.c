@@ -553,7 +553,11 @@ static int list_tensors(model *m, sut_error *err)
             m->by_name[m->ntensors] = m->ntensors;
             m->ntensors++;
         }
-    qsort_r(m->by_name, n, sizeof(*m->by_name), cmp_tensor_name, m->tensors);
+    if (m->nshards == 1) /* the shard's own name order: no second sort */
+        for (i = 0; i < n; i++)
+            m->by_name[i] = st_name_order(m->shards[0], i);
+    else
+        qsort_r(m->by_name, n, sizeof(*m->by_name), cmp_tensor_name, m->tensors);
     for (i = 1; i < n; i++) {
         const model_tensor *a = &m->tensors[m->by_name[i - 1]];
         const model_tensor *b = &m->tensors[m->by_name[i]];
