@@ -669,6 +669,29 @@ out:
     return rc;
 }
 
+/* A lower bound on the header st_writer writes for shard s: each tensor's
+ * entry (its name and at least 40 bytes of fields) and its suture.sources
+ * entry (its name, its source's name and at least 60 bytes, quotes
+ * escaped). Refusing on it spares making a header of gigabytes to measure
+ * it. 0, or -1 with err set when even the bound is over the limit. */
+static int header_bound(const plan *p, const plan_shard *s, sut_error *err)
+{
+    size_t n, i;
+    const plan_tensor *t = plan_tensors(p, &n);
+    uint64_t sum = 0;
+
+    for (i = s->first; i < s->first + s->count; i++) {
+        uint64_t one = 2 * (uint64_t)strlen(t[i].name) + strlen(t[i].src->t->name) + 100;
+        if (ck_add(sum, one, &sum) != 0)
+            sum = UINT64_MAX;
+    }
+    if (sum <= ST_HEADER_MAX)
+        return 0;
+    sut_error_set(err, "%s: header of at least %llu bytes exceeds the limit of %llu",
+                  s->name, (unsigned long long)sum, ST_HEADER_MAX);
+    return -1;
+}
+
 int build_check_headers(const plan *p, sut_error *err)
 {
     struct job j;
@@ -682,6 +705,8 @@ int build_check_headers(const plan *p, sut_error *err)
         sut_error_set(err, "out of memory");
         return -1;
     }
+    for (i = 0; i < ns && rc == 0; i++)
+        rc = header_bound(p, &s[i], err);
     for (i = 0; i < ns && rc == 0; i++) {
         st_writer *w = st_writer_dry(s[i].name, err);
         rc = w ? declare(&j, w, &s[i], err) : -1;
