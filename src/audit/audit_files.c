@@ -168,7 +168,8 @@ static int check_weight_map(audit_report *r, const char *dir, jscan *js)
             found++;
     }
     free(key);
-    qsort(names, n, sizeof(*names), cmp_str);
+    if (n > 1)
+        qsort(names, n, sizeof(*names), cmp_str);
     for (i = 0; i < n; i++)
         if (i == 0 || strcmp(names[i - 1], names[i]) != 0)
             found += check_shard(r, dir, names[i]);
