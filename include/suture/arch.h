@@ -87,13 +87,22 @@ const arch_family *arch_for_config(const arch_table *t, const cJSON *config);
  * "embed_out", "output" or "ln_f", or contains "norm" (but not "embed")
  * and sorts after the container. embed_name is the first non-layer name
  * containing "embed" (not "embed_out") or "wte", head_name the first head
- * name containing "head", "embed_out" or "output" ("" when none);
+ * name containing "head", "embed_out" or "output" ("" when none). When
+ * the names after the layers are too many to list (over 8 KB of pattern),
+ * every non-layer name with those words, or with "norm" but not "embed",
+ * comes after the layers;
  * tie_default is true when there is no such output head. Returns a family
  * owned by the table (named "inferred"; an identical earlier one is
  * reused), or NULL with err set when no such container exists. Changes the
  * table: not to be called while other threads use it. */
 const arch_family *arch_infer(arch_table *t, const char *const *names,
                               size_t n, sut_error *err);
+
+/* The family of a file without a layer stack (a plain tensor file, scalars,
+ * only metadata): named "none", inferred, no tensor is a layer or after
+ * the layers. Owned by the table (one per table); NULL with err set when
+ * out of memory. Changes the table like arch_infer. */
+const arch_family *arch_none(arch_table *t, sut_error *err);
 
 /* If name is a layer tensor, returns its layer index (>= 0) and, when the
  * pointers are non-NULL, the byte span [*idx_begin, *idx_end) of the index

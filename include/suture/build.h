@@ -91,6 +91,12 @@ void build_report_clear(build_report *report);
 int build_copy_range(st_writer *w, int fd, uint64_t off, uint64_t len, work_meter *meter,
                      sut_error *err);
 
+/* Makes and checks every output header as build_run would write it (size
+ * limit, duplicate names, sizes), writing nothing: the refusals a build
+ * would make from headers, before anything is written. build_run calls it
+ * first; plan calls it to predict them. 0, or -1 with build's message. */
+int build_check_headers(const plan *p, sut_error *err);
+
 /* The names of the files copied from the tokenizer donor (those that
  * exist), besides chat_template.*: NULL-terminated. */
 extern const char *const build_tokenizer_files[];

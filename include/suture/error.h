@@ -23,7 +23,9 @@ void sut_error_set(sut_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Prepends "PREFIX: " to an error already set (used to add the file name
- * when a lower layer only knew the tensor). A NULL err is ignored. */
+ * when a lower layer only knew the tensor); nothing when the message
+ * already starts with "PREFIX: " (a file is named once). A NULL err is
+ * ignored. */
 void sut_error_prefix(sut_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

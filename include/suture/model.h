@@ -44,14 +44,28 @@ typedef enum model_flags {
      * tensor in a shard but not in the index, a shard nobody references)
      * become issues instead of errors: for audit. Unsafe paths, missing
      * or invalid shard files stay errors. */
-    MODEL_LENIENT = 1
+    MODEL_LENIENT = 1,
+    /* A file without a layer stack is refused (plan and build need one):
+     * "PATH: no layer stack: ..." */
+    MODEL_NEED_LAYERS = 2
 } model_flags;
+
+/* The largest config.json read (real ones are kilobytes): a larger one is
+ * refused with its size and the limit, before it is read. */
+#define MODEL_CONFIG_MAX (1u << 20)
+/* The largest model.safetensors.index.json (DeepSeek-V3's is about 9 MB);
+ * it is read without a JSON tree, into arrays of about its own size. */
+#define MODEL_INDEX_MAX (100u << 20)
 
 typedef struct model model;
 
 /* Opens a folder or a .safetensors file. The family comes from config.json
  * through the table; when unknown (or no config), it is inferred from the
- * tensor names and an issue "unknown-architecture" is recorded. NULL with
+ * tensor names and an issue "unknown-architecture" is recorded; when no
+ * name has a layer index, the family is arch_none (0 layers) and an issue
+ * "no-layer-stack" is recorded. A config.json, index or model.safetensors
+ * that exists but is not a regular file (a FIFO, a device, a folder, a
+ * link to nothing) is an error naming it. NULL with
  * err set ("PATH/FILE: ...") on failure. The table must outlive the model. */
 model *model_open(const char *path, arch_table *arches, int flags,
                   sut_error *err);

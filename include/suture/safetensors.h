@@ -56,7 +56,9 @@ typedef struct st_file st_file;
 
 /* Opens path and validates its header by the rules above. Returns a handle
  * (free with st_free) or NULL with err set ("NAME: ..." where NAME is the
- * file's base name). Symlinks are followed. */
+ * file's base name; "NAME: is a GGUF file" for a file starting with GGUF's
+ * magic). Symlinks are followed; anything but a regular file is refused
+ * without blocking (a FIFO is opened O_NONBLOCK). */
 st_file *st_open(const char *path, sut_error *err);
 
 /* Parses a header held in memory: hdr is the JSON text (hdr_len bytes, not
@@ -74,6 +76,8 @@ const char *st_path(const st_file *f);
 size_t st_count(const st_file *f);
 /* The i-th tensor in header order (the order of the JSON keys). */
 const st_tensor *st_at(const st_file *f, size_t i);
+/* The header-order index of the i-th tensor in name order (strcmp). */
+size_t st_name_order(const st_file *f, size_t i);
 /* The tensor named name, or NULL. O(log n). */
 const st_tensor *st_find(const st_file *f, const char *name);
 /* Absolute file offset of the data section: 8 + header length. */
@@ -98,6 +102,12 @@ typedef struct st_writer st_writer;
 
 /* Creates (O_EXCL) the file at path. NULL with err set on failure. */
 st_writer *st_writer_create(const char *path, sut_error *err);
+/* A writer of no file, labelled label in messages: st_writer_begin makes
+ * and checks the header exactly as st_writer_begin of a file would (its
+ * size limit, the reader's rules) and writes nothing; only meta, add and
+ * begin are for it. Lets a plan predict the refusals of a build. NULL with
+ * err set when out of memory. */
+st_writer *st_writer_dry(const char *label, sut_error *err);
 /* Adds a metadata entry (key "format" is reserved). 0 or -1. */
 int st_writer_meta(st_writer *w, const char *key, const char *value,
                    sut_error *err);

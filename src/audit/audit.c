@@ -96,6 +96,7 @@ audit_report *audit_run(const char *path, arch_table *arches,
         goto fail;
     if (opened > 0 && check_model(r, arches, opt, err) != 0)
         goto fail;
+    audit_add_unlisted(r);
     if (r->oom) {
         sut_error_oom(err, path);
         goto fail;

@@ -7,12 +7,14 @@
 #include <sys/stat.h>
 
 #include "suture/audit.h"
+#include "suture/model.h"
 #include "suture/safetensors.h"
 #include "audit_int.h"
 #include "common/util.h"
+#include "common/checked.h"
+#include "common/jscan.h"
 
 #define INDEX_NAME "model.safetensors.index.json"
-#define JSON_MAX (100u << 20)
 
 /* Opens one shard by the reader's rules; adds a finding when it is missing
  * or invalid. Returns the number of error findings added (0 or 1). */
@@ -47,47 +49,126 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Checks one weight_map entry's file name; 1 when it is unusable. */
-static int check_entry(audit_report *r, const cJSON *it)
+/* The index is walked without a JSON tree (it may be 100 MB): once for
+ * its syntax, then for its top level, then through its weight_map. */
+
+/* Puts js at the value of key in the top-level object. 1 found, else 0
+ * (the text's syntax was checked before). */
+static int find_top(jscan *js, const char *key)
 {
-    if (!cJSON_IsString(it)) {
-        audit_add(r, "index-mismatch", AUDIT_ERROR, it->string,
-                  "%s: weight_map: tensor '%s': not a file name string",
-                  INDEX_NAME, it->string);
-        return 1;
-    }
-    if (!sut_plain_name(it->valuestring)) {
-        audit_add(r, "index-mismatch", AUDIT_ERROR, it->valuestring,
-                  "%s: weight_map: tensor '%s': shard '%s' leaves the folder",
-                  INDEX_NAME, it->string, it->valuestring);
-        return 1;
+    int first = 1;
+
+    js->pos = 0;
+    js->depth = 0;
+    if (js_peek(js) != JS_OBJECT || js_open(js) != 0)
+        return 0;
+    while (js_next_key(js, &first) == 1) {
+        if (strcmp(js->str, key) == 0)
+            return 1;
+        if (js_skip(js) != 0)
+            return 0;
     }
     return 0;
 }
 
-/* Checks the index's entries, then each distinct shard it names. */
-static int check_weight_map(audit_report *r, const char *dir, const cJSON *wm)
+/* metadata.total_size is absent or a whole number in [0, 2^53]. */
+static bool total_ok(jscan *js)
 {
-    const cJSON *it;
-    const char **names;
-    size_t n = 0, k = 0, i;
-    int found = 0;
+    int first = 1;
+    double d;
 
-    cJSON_ArrayForEach(it, wm)
-        n++;
-    if (!(names = malloc((n ? n : 1) * sizeof(*names)))) {
-        r->oom = true;
-        return 1;
+    if (js_open(js) != 0)
+        return false;
+    while (js_next_key(js, &first) == 1) {
+        if (strcmp(js->str, "total_size") != 0) {
+            js_skip(js);
+            continue;
+        }
+        if (js_peek(js) != JS_NUMBER || js_number(js) != 0)
+            return false;
+        d = js->num;
+        return d >= 0 && d <= (double)SUT_JSON_INT_MAX && d == (double)(uint64_t)d;
     }
-    cJSON_ArrayForEach(it, wm)
-        if (check_entry(r, it) != 0)
-            found++;
+    return true;
+}
+
+/* Checks one weight_map entry (its tensor name in key, js at its value):
+ * the file name it gives in *shard (a new string), or NULL with a
+ * finding. */
+static char *check_entry(audit_report *r, jscan *js, const char *key)
+{
+    char *shard;
+
+    if (js_peek(js) != JS_STRING) {
+        js_skip(js);
+        audit_add(r, "index-mismatch", AUDIT_ERROR, key,
+                  "%s: weight_map: tensor '%s': not a file name string", INDEX_NAME, key);
+        return NULL;
+    }
+    if (js_string(js) != 0)
+        return NULL;
+    if (!sut_plain_name(js->str)) {
+        audit_add(r, "index-mismatch", AUDIT_ERROR, js->str,
+                  "%s: weight_map: tensor '%s': shard '%s' leaves the folder",
+                  INDEX_NAME, key, js->str);
+        return NULL;
+    }
+    if (!(shard = strdup(js->str)))
+        r->oom = true;
+    return shard;
+}
+
+/* Keeps name in *names unless it is the last one kept. */
+static void keep_name(audit_report *r, char ***names, size_t *n, size_t *cap,
+                      char *name)
+{
+    if (*n && strcmp((*names)[*n - 1], name) == 0) {
+        free(name);
+        return;
+    }
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        char **grown = realloc(*names, c * sizeof(*grown));
+        if (!grown) {
+            free(name);
+            r->oom = true;
+            return;
+        }
+        *names = grown;
+        *cap = c;
+    }
+    (*names)[(*n)++] = name;
+}
+
+/* Checks the index's entries, then each distinct shard it names. */
+static int check_weight_map(audit_report *r, const char *dir, jscan *js)
+{
+    char **names = NULL, *key = NULL, *shard;
+    size_t n = 0, cap = 0, i;
+    int first = 1, found = 0;
+
+    find_top(js, "weight_map");
+    if (js_open(js) != 0)
+        return 1;
+    while (js_next_key(js, &first) == 1) {
+        free(key);
+        if (!(key = strdup(js->str))) {
+            r->oom = true;
+            break;
+        }
+        if ((shard = check_entry(r, js, key)))
+            keep_name(r, &names, &n, &cap, shard);
         else
-            names[k++] = it->valuestring;
-    qsort(names, k, sizeof(*names), cmp_str);
-    for (i = 0; i < k; i++)
+            found++;
+    }
+    free(key);
+    if (n > 1)
+        qsort(names, n, sizeof(*names), cmp_str);
+    for (i = 0; i < n; i++)
         if (i == 0 || strcmp(names[i - 1], names[i]) != 0)
             found += check_shard(r, dir, names[i]);
+    for (i = 0; i < n; i++)
+        free(names[i]);
     free(names);
     return found;
 }
@@ -95,33 +176,40 @@ static int check_weight_map(audit_report *r, const char *dir, const cJSON *wm)
 static int check_index(audit_report *r, const char *dir)
 {
     sut_error err;
-    char *p = sut_path_join(dir, INDEX_NAME);
-    cJSON *root = p ? sut_json_read_file(p, JSON_MAX, &err) : NULL;
-    const cJSON *wm, *meta, *total;
-    uint64_t size;
-    int found = 1;
+    char *p = sut_path_join(dir, INDEX_NAME), *text = NULL;
+    size_t len;
+    jscan js;
+    js_kind meta = JS_NULL;
+    int found = 1, wm;
 
-    if (!root) {
+    js_init(&js, "", 0, INDEX_NAME, &err);
+    if (!p || !(text = sut_read_file(p, MODEL_INDEX_MAX, &len, &err))) {
         audit_add(r, "invalid-index", AUDIT_ERROR, INDEX_NAME, "%s",
                   p ? err.msg : "out of memory");
         goto out;
     }
-    wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
-    meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
-    total = cJSON_IsObject(meta) ? cJSON_GetObjectItemCaseSensitive(meta, "total_size") : NULL;
-    if (!cJSON_IsObject(root) || !cJSON_IsObject(wm))
+    js_init(&js, text, len, p, &err);
+    if (js_skip(&js) != 0 || js_finish(&js) != 0) {
+        audit_add(r, "invalid-index", AUDIT_ERROR, INDEX_NAME, "%s", err.msg);
+        goto out;
+    }
+    wm = find_top(&js, "weight_map") && js_peek(&js) == JS_OBJECT;
+    if (find_top(&js, "metadata"))
+        meta = js_peek(&js);
+    if (!wm)
         audit_add(r, "invalid-index", AUDIT_ERROR, INDEX_NAME,
                   "%s: weight_map: missing or not an object", INDEX_NAME);
-    else if (meta && !cJSON_IsObject(meta) && !cJSON_IsNull(meta))
+    else if (meta != JS_OBJECT && meta != JS_NULL)
         audit_add(r, "invalid-index", AUDIT_ERROR, INDEX_NAME,
                   "%s: metadata: not an object", INDEX_NAME);
-    else if (total && sut_json_u64(total, &size) != 0)
+    else if (meta == JS_OBJECT && find_top(&js, "metadata") && !total_ok(&js))
         audit_add(r, "invalid-index", AUDIT_ERROR, INDEX_NAME,
                   "%s: metadata.total_size: not a whole number", INDEX_NAME);
     else
-        found = check_weight_map(r, dir, wm);
+        found = check_weight_map(r, dir, &js);
 out:
-    cJSON_Delete(root);
+    js_release(&js);
+    free(text);
     free(p);
     return found;
 }
@@ -139,7 +227,7 @@ static int check_config(audit_report *r, const char *dir)
         r->oom = true;
         return 1;
     }
-    cfg = sut_json_read_file(p, JSON_MAX, &err);
+    cfg = sut_json_read_file(p, MODEL_CONFIG_MAX, &err);
     if (!cfg || !cJSON_IsObject(cfg)) {
         audit_add(r, "invalid-config", AUDIT_ERROR, "config.json", "%s",
                   cfg ? "config.json: not a JSON object" : err.msg);
@@ -229,12 +317,14 @@ void audit_check_issues(audit_report *r)
     struct stat st;
     size_t i;
 
+    r->uncapped = true; /* the model counted its own past 10 */
     for (i = 0; i < model_issue_count(r->m); i++) {
         const model_issue *is = model_issue_at(r->m, i);
         const char *place = strcmp(is->code, "unknown-architecture") == 0
                             ? "config.json" : model_index_name(r->m);
         audit_add(r, is->code, issue_severity(is->code), place, "%s", is->message);
     }
+    r->uncapped = false;
     if (!model_config(r->m) && stat(r->path, &st) == 0 && S_ISDIR(st.st_mode))
         audit_add(r, "missing-config", AUDIT_WARNING, "config.json",
                   "%s: no config.json: loaders cannot use the folder", r->path);

@@ -19,6 +19,9 @@ typedef struct audit_hashed {
     uint64_t *layer_keys;    /* model_layer_count(m) entries */
 } audit_hashed;
 
+#define AUDIT_LIST_MAX 10
+#define AUDIT_CODES 16
+
 struct audit_report {
     char *path;
     model *m;                /* NULL when the folder could not be opened */
@@ -39,13 +42,25 @@ struct audit_report {
     size_t norigins;
     audit_seam *seams;
     size_t nseams;
-    work_meter meter;       /* the hashing's progress, model and bases */
+    work_meter meter;        /* the hashing's progress, model and bases */
+    struct {
+        const char *code;
+        audit_severity sev;
+        size_t count;
+    } unlisted[AUDIT_CODES]; /* findings past AUDIT_LIST_MAX of one code */
+    bool uncapped;           /* audit_add keeps every finding */
 };
 
-/* Records a finding; place may be NULL. Out of memory sets r->oom. */
+/* Records a finding; place may be NULL. Out of memory sets r->oom. Past
+ * AUDIT_LIST_MAX findings of one code (and severity), the rest are only
+ * counted; audit_run ends the list with one line saying how many. */
 void audit_add(audit_report *r, const char *code, audit_severity sev,
                const char *place, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* Ends the findings with one line per code that had findings past
+ * AUDIT_LIST_MAX, saying how many; later audit_add calls keep everything. */
+void audit_add_unlisted(audit_report *r);
 
 /* Checks the folder's files before the model is opened: the index's
  * shard names and files, each shard by the reader's rules, config.json.

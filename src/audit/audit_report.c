@@ -20,6 +20,42 @@ const char *audit_severity_name(audit_severity s)
     return "?";
 }
 
+/* True when code already has AUDIT_LIST_MAX findings of severity sev:
+ * this one is counted in r->unlisted instead. */
+static bool count_unlisted(audit_report *r, const char *code, audit_severity sev)
+{
+    size_t i, n = 0;
+
+    if (r->uncapped)
+        return false;
+    for (i = 0; i < r->nfindings; i++)
+        n += r->findings[i].severity == sev && strcmp(r->findings[i].code, code) == 0;
+    if (n < AUDIT_LIST_MAX)
+        return false;
+    for (i = 0; i < AUDIT_CODES; i++) {
+        if (!r->unlisted[i].code ||
+            (r->unlisted[i].sev == sev && strcmp(r->unlisted[i].code, code) == 0)) {
+            r->unlisted[i].code = code;
+            r->unlisted[i].sev = sev;
+            r->unlisted[i].count++;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One finding per code past AUDIT_LIST_MAX: how many more there were. */
+void audit_add_unlisted(audit_report *r)
+{
+    size_t i;
+
+    r->uncapped = true;
+    for (i = 0; i < AUDIT_CODES && r->unlisted[i].code; i++)
+        audit_add(r, r->unlisted[i].code, r->unlisted[i].sev, NULL,
+                  "%zu more findings like the %d above are not listed",
+                  r->unlisted[i].count, AUDIT_LIST_MAX);
+}
+
 void audit_add(audit_report *r, const char *code, audit_severity sev,
                const char *place, const char *fmt, ...)
 {
@@ -27,6 +63,8 @@ void audit_add(audit_report *r, const char *code, audit_severity sev,
     audit_finding *grown, *f;
     va_list ap;
 
+    if (count_unlisted(r, code, sev))
+        return;
     va_start(ap, fmt);
     sut_vline(buf, sizeof(buf), fmt, ap);
     va_end(ap);

@@ -37,9 +37,14 @@ static void print_text(const model *m, bool tensors)
     size_t i;
 
     cli_inspect_count(m, &s);
-    printf("%s: %s%s, %u layer%s", cli_text(model_path(m)), cli_text(cli_inspect_arch(m)),
-           model_arch(m)->inferred ? " (layers inferred from tensor names)" : "",
-           model_layer_count(m), model_layer_count(m) == 1 ? "" : "s");
+    if (model_layer_count(m) == 0 && strcmp(model_arch(m)->name, "none") == 0)
+        printf("%s: %s%sno layer stack", cli_text(model_path(m)),
+               model_config(m) ? cli_text(cli_inspect_arch(m)) : "",
+               model_config(m) ? ", " : "");
+    else
+        printf("%s: %s%s, %u layer%s", cli_text(model_path(m)), cli_text(cli_inspect_arch(m)),
+               model_arch(m)->inferred ? " (layers inferred from tensor names)" : "",
+               model_layer_count(m), model_layer_count(m) == 1 ? "" : "s");
     if (cfg_layers >= 0 && (unsigned long)cfg_layers != model_layer_count(m))
         printf(" (config says %ld)", cfg_layers);
     printf("\n  tensors     %zu in %zu file%s%s%s\n", model_tensor_count(m),

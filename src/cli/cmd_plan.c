@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suture/build.h"
 #include "suture/plan.h"
 #include "cli.h"
 #include "json_out.h"
@@ -43,6 +44,7 @@ int cmd_plan(int argc, char **argv)
     plan *p;
     recipe *r;
     arch_table *t;
+    sut_error err;
     int rc;
 
     memset(&a, 0, sizeof(a));
@@ -50,7 +52,9 @@ int cmd_plan(int argc, char **argv)
         return rc;
     if ((rc = plan_args_open("plan", &a.pa, &p, &r, &t)) != 0)
         return rc;
-    if (a.json) {
+    if (build_check_headers(p, &err) != 0) {
+        rc = cli_fail("plan", &err); /* what build would refuse */
+    } else if (a.json) {
         rc = cli_print_json(cli_json_plan(p));
     } else {
         char *text = plan_text(p);

@@ -14,6 +14,7 @@
 void cli_inspect_count(const model *m, struct cli_totals *s)
 {
     const char *head = model_arch(m)->head_name;
+    bool none = strcmp(model_arch(m)->name, "none") == 0;
     size_t i;
 
     memset(s, 0, sizeof(*s));
@@ -24,7 +25,7 @@ void cli_inspect_count(const model *m, struct cli_totals *s)
         s->dtypes[t->t->dtype]++;
         if (t->role == MODEL_LAYER)
             s->layers += n;
-        else if (t->role == MODEL_PRE)
+        else if (t->role == MODEL_PRE && !none)
             s->embed += n;
         else if (head && strcmp(t->t->name, head) == 0)
             s->head += n;

@@ -41,6 +41,10 @@ void sut_error_prefix(sut_error *err, const char *fmt, ...)
     sut_vline(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
     n = strlen(err->msg);
+    if (strncmp(old, err->msg, n) == 0 && old[n] == ':' && old[n + 1] == ' ') {
+        memcpy(err->msg, old, sizeof(old)); /* already says it */
+        return;
+    }
     if (n + 2 < sizeof(err->msg))
         snprintf(err->msg + n, sizeof(err->msg) - n, ": %.*s",
                  (int)(sizeof(err->msg) - n - 3), old);

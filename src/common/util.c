@@ -51,6 +51,40 @@ bool sut_is_file(const char *dir, const char *name)
     return ok;
 }
 
+static const char *kind_name(mode_t mode)
+{
+    return S_ISFIFO(mode) ? "a FIFO" : S_ISCHR(mode) ? "a character device"
+           : S_ISBLK(mode) ? "a block device" : S_ISSOCK(mode) ? "a socket"
+           : S_ISDIR(mode) ? "a folder" : "not a file";
+}
+
+int sut_file_kind(const char *dir, const char *name, sut_error *err)
+{
+    struct stat st;
+    char *p = sut_path_join(dir, name);
+    int rc = -1;
+
+    if (!p) {
+        sut_error_set(err, "%s: out of memory", name);
+        return -1;
+    }
+    if (stat(p, &st) != 0) {
+        int e = errno;
+        if (e == ENOENT && lstat(p, &st) != 0)
+            rc = 0;
+        else if (e == ENOENT)
+            sut_error_set(err, "%s: is a symbolic link to nothing", p);
+        else
+            sut_error_set(err, "%s: %s", p, strerror(e));
+    } else if (S_ISREG(st.st_mode)) {
+        rc = 1;
+    } else {
+        sut_error_set(err, "%s: is %s, not a regular file", p, kind_name(st.st_mode));
+    }
+    free(p);
+    return rc;
+}
+
 const char *sut_basename(const char *path)
 {
     const char *slash = strrchr(path, '/');

@@ -27,6 +27,12 @@ bool sut_ends_with(const char *s, const char *suffix);
 /* True when dir/name is a regular file (symlinks followed). */
 bool sut_is_file(const char *dir, const char *name);
 
+/* What dir/name is: 0 nothing there, 1 a regular file (symlinks
+ * followed), -1 anything else, with err set to "DIR/NAME: is a FIFO, not a
+ * regular file" (a character device, a folder, a link to nothing...) or
+ * the stat error. Never opens the file. */
+int sut_file_kind(const char *dir, const char *name, sut_error *err);
+
 /* The last component of a path (a pointer into path, not a copy). */
 const char *sut_basename(const char *path);
 

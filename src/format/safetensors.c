@@ -16,16 +16,25 @@
 #include "suture/xfer.h"
 #include "common/util.h"
 #include "common/checked.h"
+#include "common/jscan.h"
 
 /* Tensor names in messages are cut to this many bytes. */
 #define NAME_MAX_SHOWN 200
 #define SHAPE_TEXT 96
 
+/* Compact for headers of a million tensors: every name and metadata string
+ * lives in one arena, every shape in one array of dims. */
 struct st_file {
     char *path;
     st_tensor *tensors;   /* header order */
-    size_t count;
+    size_t count, cap;
     size_t *by_name;      /* indices of tensors sorted by name */
+    char *arena;          /* names, metadata keys and values, NUL-terminated */
+    size_t arena_len, arena_cap;
+    uint64_t *dims;       /* the shapes, one after the other */
+    size_t ndims, dims_cap;
+    size_t *meta_off;     /* arena offsets of key i and value i at 2i, 2i+1 */
+    size_t meta_cap;
     char **meta_keys, **meta_values;
     size_t meta_count;
     uint64_t data_start, data_size;
@@ -78,18 +87,12 @@ unsigned st_dtype_bits(st_dtype dt)
 
 void st_free(st_file *f)
 {
-    size_t i;
 
     if (!f)
         return;
-    for (i = 0; i < f->count; i++) {
-        free(f->tensors[i].name);
-        free(f->tensors[i].shape);
-    }
-    for (i = 0; i < f->meta_count; i++) {
-        free(f->meta_keys[i]);
-        free(f->meta_values[i]);
-    }
+    free(f->arena);
+    free(f->dims);
+    free(f->meta_off);
     free(f->tensors);
     free(f->by_name);
     free(f->meta_keys);
@@ -107,6 +110,11 @@ size_t st_meta_count(const st_file *f) { return f->meta_count; }
 const st_tensor *st_at(const st_file *f, size_t i)
 {
     return i < f->count ? &f->tensors[i] : NULL;
+}
+
+size_t st_name_order(const st_file *f, size_t i)
+{
+    return i < f->count ? f->by_name[i] : 0;
 }
 
 const st_tensor *st_find(const st_file *f, const char *name)
@@ -212,7 +220,7 @@ static size_t scan_number(const char *s, size_t n, size_t i, num_issue *num)
 {
     size_t j = i;
 
-    while (j < n && s[j] && strchr("0123456789+-.eE", s[j]))
+    while (j < n && js_number_char(s[j]))
         j++;
     if (!num->found && !plain_integer(s + i, j - i)) {
         size_t k = j - i < sizeof(num->text) - 1 ? j - i : sizeof(num->text) - 1;
@@ -275,89 +283,219 @@ static int check_text(const char *s, size_t n, num_issue *num,
 
 /* ---- one tensor entry ------------------------------------------------ */
 
-/* Describes a JSON value that should have been a whole number. */
-static const char *describe(const cJSON *v, char *buf, size_t size)
+/* A JSON value as far as a message needs it. */
+typedef struct vdesc {
+    js_kind kind;
+    double num;
+    char text[48];       /* a string's first 40 bytes */
+} vdesc;
+
+/* Consumes any value and describes it. 0 or -1 (syntax, err set). */
+static int read_value(jscan *js, vdesc *d)
 {
-    if (cJSON_IsNumber(v))
-        snprintf(buf, size, "%.17g", v->valuedouble);
-    else if (cJSON_IsString(v))
-        snprintf(buf, size, "\"%.40s\"", v->valuestring);
-    else if (cJSON_IsArray(v))
-        snprintf(buf, size, "an array");
-    else if (cJSON_IsObject(v))
-        snprintf(buf, size, "an object");
-    else if (cJSON_IsBool(v))
-        snprintf(buf, size, "%s", cJSON_IsTrue(v) ? "true" : "false");
+    d->kind = js_peek(js);
+    d->text[0] = '\0';
+    switch (d->kind) {
+    case JS_NUMBER:
+        if (js_number(js) != 0)
+            return -1;
+        d->num = js->num;
+        return 0;
+    case JS_STRING:
+        if (js_string(js) != 0)
+            return -1;
+        d->text[0] = '\0';
+        strncat(d->text, js->str, 40);
+        return 0;
+    case JS_ERROR:
+        return -1;
+    default:
+        return js_skip(js);
+    }
+}
+
+/* Describes a value that should have been a whole number. */
+static const char *describe(const vdesc *v, char *buf, size_t size)
+{
+    static const char *const words[] = {
+        [JS_OBJECT] = "an object", [JS_ARRAY] = "an array", [JS_TRUE] = "true",
+        [JS_FALSE] = "false", [JS_NULL] = "null"};
+
+    if (v->kind == JS_NUMBER)
+        snprintf(buf, size, "%.17g", v->num);
+    else if (v->kind == JS_STRING)
+        snprintf(buf, size, "\"%s\"", v->text);
     else
-        snprintf(buf, size, "null");
+        snprintf(buf, size, "%s", words[v->kind]);
     return buf;
 }
 
+/* A whole number in [0, 2^53] (as sut_json_u64 reads one). */
+static int whole(const vdesc *v, uint64_t *out)
+{
+    double d = v->num;
+
+    if (v->kind != JS_NUMBER || !(d >= 0) || d > (double)SUT_JSON_INT_MAX ||
+        d != (double)(uint64_t)d)
+        return -1;
+    *out = (uint64_t)d;
+    return 0;
+}
+
+/* An array of whole numbers as read: its length and the first element that
+ * is not one (bad < 0: none). */
+typedef struct numlist {
+    js_kind kind;
+    size_t n;
+    long bad;
+    vdesc bad_value;
+} numlist;
+
+/* One entry's fields as read, checked in a fixed order when it ends. */
+typedef struct entry_read {
+    int has_dtype, has_shape, has_offsets;
+    char unknown[48];     /* the first unknown field, or "" */
+    vdesc dtype;
+    int dtype_ok;
+    numlist shape, offsets;
+} entry_read;
+
 #define TFMT "%s: tensor '%.200s': "
 
-static int parse_dtype(st_tensor *t, const cJSON *v, const char *label,
-                       sut_error *err)
+/* The dims of the tensor being read go at the end of f->dims. */
+static int push_dim(st_file *f, uint64_t v, const char *label, sut_error *err)
 {
-    if (!cJSON_IsString(v)) {
+    if (f->ndims == f->dims_cap) {
+        size_t cap = f->dims_cap ? f->dims_cap * 2 : 256, bytes;
+        uint64_t *grown;
+        if (ck_array(cap, sizeof(uint64_t), &bytes) != 0 ||
+            !(grown = realloc(f->dims, bytes))) {
+            sut_error_set(err, "%s: out of memory", label);
+            return -1;
+        }
+        f->dims = grown;
+        f->dims_cap = cap;
+    }
+    f->dims[f->ndims++] = v;
+    return 0;
+}
+
+/* Reads an array of numbers; with dims set, keeps them in f->dims, else
+ * the first two in two[]. */
+static int read_numbers(jscan *js, st_file *f, int dims, uint64_t two[2],
+                        numlist *l, sut_error *err)
+{
+    int first = 1, r;
+    vdesc v;
+    uint64_t x = 0;
+
+    l->n = 0;
+    l->bad = -1;
+    if ((l->kind = js_peek(js)) != JS_ARRAY)
+        return read_value(js, &v);
+    if (js_open(js) != 0)
+        return -1;
+    while ((r = js_next_item(js, &first)) == 1) {
+        if (read_value(js, &v) != 0)
+            return -1;
+        if (whole(&v, &x) != 0 && l->bad < 0) {
+            l->bad = (long)l->n;
+            l->bad_value = v;
+        }
+        if (dims && push_dim(f, x, js->label, err) != 0)
+            return -1;
+        if (!dims && l->n < 2)
+            two[l->n] = x;
+        l->n++;
+    }
+    return r;
+}
+
+/* Reads one entry's fields (the '{' not yet consumed). 0 or -1. */
+static int read_entry(jscan *js, st_file *f, st_tensor *t, entry_read *e,
+                      sut_error *err)
+{
+    int first = 1, r;
+    const char *key;
+
+    if (js_open(js) != 0)
+        return -1;
+    while ((r = js_next_key(js, &first)) == 1) {
+        int *seen = NULL;
+        key = js->str;
+        if (strcmp(key, "dtype") == 0)
+            seen = &e->has_dtype;
+        else if (strcmp(key, "shape") == 0)
+            seen = &e->has_shape;
+        else if (strcmp(key, "data_offsets") == 0)
+            seen = &e->has_offsets;
+        if (seen && *seen) {
+            sut_error_set(err, "%s: duplicate key '%s'", js->label, key);
+            return -1;
+        }
+        if (!seen) {
+            if (!e->unknown[0])
+                snprintf(e->unknown, sizeof(e->unknown), "%.40s", key);
+            r = js_skip(js);
+        } else if (seen == &e->has_dtype) {
+            r = read_value(js, &e->dtype);
+            e->dtype_ok = r == 0 && e->dtype.kind == JS_STRING &&
+                          st_dtype_parse(js->str, &t->dtype) == 0;
+        } else if (seen == &e->has_shape) {
+            r = read_numbers(js, f, 1, NULL, &e->shape, err);
+        } else {
+            uint64_t two[2] = {0, 0};
+            r = read_numbers(js, f, 0, two, &e->offsets, err);
+            t->begin = two[0];
+            t->end = two[1];
+        }
+        if (r != 0)
+            return -1;
+        if (seen)
+            *seen = 1;
+    }
+    return r;
+}
+
+static int bad_number(const st_tensor *t, const char *field, const numlist *l,
+                      const char *label, sut_error *err)
+{
+    char buf[64];
+
+    sut_error_set(err, TFMT "%s[%ld]: %s is not a whole number in [0, 2^53]",
+                  label, t->name, field, l->bad,
+                  describe(&l->bad_value, buf, sizeof(buf)));
+    return -1;
+}
+
+static int check_dtype(const st_tensor *t, const entry_read *e,
+                       const char *label, sut_error *err)
+{
+    if (e->dtype.kind != JS_STRING) {
         sut_error_set(err, TFMT "dtype: not a string", label, t->name);
         return -1;
     }
-    if (st_dtype_parse(v->valuestring, &t->dtype) != 0) {
+    if (!e->dtype_ok) {
         sut_error_set(err, TFMT "dtype: unknown dtype '%.40s'", label,
-                      t->name, v->valuestring);
+                      t->name, e->dtype.text);
         return -1;
     }
     return 0;
 }
 
-/* Reads a whole number element of an array field into *out. */
-static int parse_whole(const st_tensor *t, const cJSON *v, const char *field,
-                       size_t i, uint64_t *out, const char *label,
+static int check_shape(st_tensor *t, const entry_read *e, const char *label,
                        sut_error *err)
 {
-    char buf[64];
+    size_t i;
 
-    if (sut_json_u64(v, out) == 0)
-        return 0;
-    sut_error_set(err, TFMT "%s[%zu]: %s is not a whole number in [0, 2^53]",
-                  label, t->name, field, i, describe(v, buf, sizeof(buf)));
-    return -1;
-}
-
-static size_t array_len(const cJSON *a)
-{
-    const cJSON *it;
-    size_t n = 0;
-
-    cJSON_ArrayForEach(it, a)
-        n++;
-    return n;
-}
-
-static int parse_shape(st_tensor *t, const cJSON *v, const char *label,
-                       sut_error *err)
-{
-    const cJSON *it;
-    size_t n, i = 0, bytes;
-
-    if (!cJSON_IsArray(v)) {
+    if (e->shape.kind != JS_ARRAY) {
         sut_error_set(err, TFMT "shape: not an array", label, t->name);
         return -1;
     }
-    n = array_len(v);
-    if (ck_array(n ? n : 1, sizeof(uint64_t), &bytes) != 0 ||
-        !(t->shape = malloc(bytes))) {
-        sut_error_set(err, TFMT "shape: out of memory", label, t->name);
-        return -1;
-    }
-    t->ndim = n;
+    if (e->shape.bad >= 0)
+        return bad_number(t, "shape", &e->shape, label, err);
     t->elements = 1;
-    cJSON_ArrayForEach(it, v) {
-        if (parse_whole(t, it, "shape", i, &t->shape[i], label, err) != 0)
-            return -1;
-        i++;
-    }
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < t->ndim; i++) {
         if (ck_mul(t->elements, t->shape[i], &t->elements) != 0) {
             sut_error_set(err, TFMT "shape: element count overflows 64 bits",
                           label, t->name);
@@ -367,23 +505,20 @@ static int parse_shape(st_tensor *t, const cJSON *v, const char *label,
     return 0;
 }
 
-static int parse_offsets(st_tensor *t, const cJSON *v, const char *label,
-                         sut_error *err)
+static int check_offsets(const st_tensor *t, const entry_read *e,
+                         const char *label, sut_error *err)
 {
-    size_t n;
-
-    if (!cJSON_IsArray(v)) {
+    if (e->offsets.kind != JS_ARRAY) {
         sut_error_set(err, TFMT "data_offsets: not an array", label, t->name);
         return -1;
     }
-    if ((n = array_len(v)) != 2) {
+    if (e->offsets.n != 2) {
         sut_error_set(err, TFMT "data_offsets: expected [begin, end], got %zu "
-                      "entries", label, t->name, n);
+                      "entries", label, t->name, e->offsets.n);
         return -1;
     }
-    if (parse_whole(t, v->child, "data_offsets", 0, &t->begin, label, err) ||
-        parse_whole(t, v->child->next, "data_offsets", 1, &t->end, label, err))
-        return -1;
+    if (e->offsets.bad >= 0)
+        return bad_number(t, "data_offsets", &e->offsets, label, err);
     if (t->begin > t->end) {
         sut_error_set(err, TFMT "data_offsets [%llu, %llu]: begin is after end",
                       label, t->name, (unsigned long long)t->begin,
@@ -398,9 +533,12 @@ static int check_size(const st_tensor *t, const char *label, sut_error *err)
 {
     char sh[SHAPE_TEXT];
     uint64_t bits;
+    int over = ck_mul(t->elements, st_dtype_bits(t->dtype), &bits) != 0;
 
+    if (!over && bits % 8 == 0 && bits / 8 == t->end - t->begin)
+        return 0;
     fmt_shape(t->shape, t->ndim, sh, sizeof(sh));
-    if (ck_mul(t->elements, st_dtype_bits(t->dtype), &bits) != 0) {
+    if (over) {
         sut_error_set(err, TFMT "shape %s of %s: size in bits overflows 64 bits",
                       label, t->name, sh, st_dtype_name(t->dtype));
         return -1;
@@ -423,106 +561,197 @@ static int check_size(const st_tensor *t, const char *label, sut_error *err)
     return 0;
 }
 
-/* Fills t from the entry e (t->name already set). 0 or -1. */
-static int parse_entry(st_tensor *t, const cJSON *e, const char *label,
-                       sut_error *err)
+/* Reads the entry of tensor t (t->name set, pointing into the arena) and
+ * checks it: fields, dtype, shape, offsets, size, in that order. The
+ * shape goes at the end of f->dims (t->shape points there until the next
+ * entry moves the array). 0 or -1. */
+static int parse_entry(jscan *js, st_file *f, st_tensor *t, sut_error *err)
 {
-    const cJSON *dtype = NULL, *shape = NULL, *offsets = NULL, *it;
+    entry_read e;
+    size_t dims0 = f->ndims;
+    const char *label = js->label;
 
-    if (!cJSON_IsObject(e)) {
+    memset(&e, 0, sizeof(e));
+    if (js_peek(js) != JS_OBJECT) {
+        if (js_skip(js) != 0)
+            return -1;
         sut_error_set(err, TFMT "entry is not a JSON object", label, t->name);
         return -1;
     }
-    cJSON_ArrayForEach(it, e) {
-        if (strcmp(it->string, "dtype") == 0)
-            dtype = it;
-        else if (strcmp(it->string, "shape") == 0)
-            shape = it;
-        else if (strcmp(it->string, "data_offsets") == 0)
-            offsets = it;
-        else {
-            sut_error_set(err, TFMT "unknown field '%.40s'", label, t->name,
-                          it->string);
-            return -1;
-        }
-    }
-    if (!dtype || !shape || !offsets) {
-        sut_error_set(err, TFMT "%s: missing", label, t->name,
-                      !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
+    if (read_entry(js, f, t, &e, err) != 0)
+        return -1;
+    t->ndim = f->ndims - dims0;
+    t->shape = f->dims + dims0;
+    if (e.unknown[0]) {
+        sut_error_set(err, TFMT "unknown field '%s'", label, t->name, e.unknown);
         return -1;
     }
-    if (parse_dtype(t, dtype, label, err) || parse_shape(t, shape, label, err) ||
-        parse_offsets(t, offsets, label, err))
+    if (!e.has_dtype || !e.has_shape || !e.has_offsets) {
+        sut_error_set(err, TFMT "%s: missing", label, t->name,
+                      !e.has_dtype ? "dtype" : !e.has_shape ? "shape" : "data_offsets");
+        return -1;
+    }
+    if (check_dtype(t, &e, label, err) || check_shape(t, &e, label, err) ||
+        check_offsets(t, &e, label, err))
         return -1;
     return check_size(t, label, err);
 }
 
 /* ---- the whole header ------------------------------------------------ */
 
-static int parse_meta(st_file *f, const cJSON *m, const char *label,
-                      sut_error *err)
+/* Copies s (len bytes and a NUL) into the name arena; its offset in *at. */
+static int arena_put(st_file *f, const char *s, size_t len, size_t *at,
+                     const char *label, sut_error *err)
 {
-    const cJSON *it;
-    size_t n = array_len(m), i = 0, bytes;
+    if (len + 1 > f->arena_cap - f->arena_len) {
+        size_t cap = f->arena_cap ? f->arena_cap : 4096;
+        char *grown;
+        while (cap - f->arena_len < len + 1) {
+            if (cap > SIZE_MAX / 2)
+                goto oom;
+            cap *= 2;
+        }
+        if (!(grown = realloc(f->arena, cap)))
+            goto oom;
+        f->arena = grown;
+        f->arena_cap = cap;
+    }
+    memcpy(f->arena + f->arena_len, s, len + 1);
+    *at = f->arena_len;
+    f->arena_len += len + 1;
+    return 0;
+oom:
+    sut_error_set(err, "%s: out of memory", label);
+    return -1;
+}
 
-    if (cJSON_IsNull(m))
-        return 0; /* the reference reads null as no metadata */
-    if (!cJSON_IsObject(m)) {
-        sut_error_set(err, "%s: __metadata__: not a JSON object", label);
+/* Room for one more element in an array of *cap elements of size sz. */
+static int grow(void *pp, size_t n, size_t *cap, size_t sz, const char *label,
+                sut_error *err)
+{
+    void **p = pp, *grown;
+    size_t want = *cap ? *cap * 2 : 64, bytes;
+
+    if (n < *cap)
+        return 0;
+    if (ck_array(want, sz, &bytes) != 0 || !(grown = realloc(*p, bytes))) {
+        sut_error_set(err, "%s: out of memory", label);
         return -1;
     }
-    if (ck_array(n ? n : 1, sizeof(char *), &bytes) != 0 ||
-        !(f->meta_keys = calloc(1, bytes)) ||
-        !(f->meta_values = calloc(1, bytes))) {
-        sut_error_set(err, "%s: __metadata__: out of memory", label);
+    *p = grown;
+    *cap = want;
+    return 0;
+}
+
+static int read_meta(jscan *js, st_file *f, sut_error *err)
+{
+    int first = 1, r;
+    size_t k, v;
+
+    if (js_peek(js) == JS_NULL)
+        return js_literal(js); /* the reference reads null as no metadata */
+    if (js_peek(js) != JS_OBJECT) {
+        if (js_skip(js) != 0)
+            return -1;
+        sut_error_set(err, "%s: __metadata__: not a JSON object", js->label);
         return -1;
     }
-    cJSON_ArrayForEach(it, m) {
-        if (!cJSON_IsString(it)) {
-            sut_error_set(err, "%s: __metadata__: '%.200s': not a string",
-                          label, it->string);
+    if (js_open(js) != 0)
+        return -1;
+    while ((r = js_next_key(js, &first)) == 1) {
+        if (arena_put(f, js->str, js->str_len, &k, js->label, err) != 0)
+            return -1;
+        if (js_peek(js) != JS_STRING) {
+            if (js_skip(js) == 0)
+                sut_error_set(err, "%s: __metadata__: '%.200s': not a string",
+                              js->label, f->arena + k);
             return -1;
         }
-        f->meta_keys[i] = strdup(it->string);
-        f->meta_values[i] = strdup(it->valuestring);
-        f->meta_count = ++i;
-        if (!f->meta_keys[i - 1] || !f->meta_values[i - 1]) {
-            sut_error_set(err, "%s: __metadata__: out of memory", label);
+        if (js_string(js) != 0 ||
+            arena_put(f, js->str, js->str_len, &v, js->label, err) != 0 ||
+            grow(&f->meta_off, 2 * f->meta_count, &f->meta_cap,
+                 2 * sizeof(size_t), js->label, err) != 0)
             return -1;
-        }
+        f->meta_off[2 * f->meta_count] = k;
+        f->meta_off[2 * f->meta_count + 1] = v;
+        f->meta_count++;
+    }
+    return r;
+}
+
+/* Reads one tensor entry whose name is in js->str. */
+static int read_tensor(jscan *js, st_file *f, sut_error *err)
+{
+    st_tensor *t;
+    size_t at;
+
+    if (grow(&f->tensors, f->count, &f->cap, sizeof(st_tensor), js->label,
+             err) != 0 ||
+        arena_put(f, js->str, js->str_len, &at, js->label, err) != 0)
+        return -1;
+    t = &f->tensors[f->count++];
+    memset(t, 0, sizeof(*t));
+    t->name = f->arena + at;
+    if (parse_entry(js, f, t, err) != 0)
+        return -1;
+    /* offsets until the arrays stop moving (see fix_pointers) */
+    t->name = (char *)(uintptr_t)at;
+    t->shape = (uint64_t *)(uintptr_t)(size_t)(t->shape - f->dims);
+    return 0;
+}
+
+/* The names and shapes stored as offsets become pointers. */
+static int fix_pointers(st_file *f, const char *label, sut_error *err)
+{
+    size_t i, bytes;
+
+    for (i = 0; i < f->count; i++) {
+        st_tensor *t = &f->tensors[i];
+        t->name = f->arena + (uintptr_t)t->name;
+        t->shape = f->dims + (uintptr_t)t->shape;
+    }
+    if (f->meta_count == 0)
+        return 0;
+    if (ck_array(f->meta_count, sizeof(char *), &bytes) != 0 ||
+        !(f->meta_keys = malloc(bytes)) || !(f->meta_values = malloc(bytes))) {
+        sut_error_set(err, "%s: out of memory", label);
+        return -1;
+    }
+    for (i = 0; i < f->meta_count; i++) {
+        f->meta_keys[i] = f->arena + f->meta_off[2 * i];
+        f->meta_values[i] = f->arena + f->meta_off[2 * i + 1];
     }
     return 0;
 }
 
-static int parse_tensors(st_file *f, const cJSON *root, const char *label,
-                         sut_error *err)
+/* Reads the header object: tensors in order, __metadata__ aside. */
+static int read_header(jscan *js, st_file *f, sut_error *err)
 {
-    const cJSON *it;
-    size_t n = 0, bytes;
+    int first = 1, r, meta_seen = 0;
 
-    cJSON_ArrayForEach(it, root)
-        n += strcmp(it->string, "__metadata__") != 0;
-    if (ck_array(n ? n : 1, sizeof(st_tensor), &bytes) != 0 ||
-        !(f->tensors = calloc(1, bytes))) {
-        sut_error_set(err, "%s: out of memory for %zu tensors", label, n);
+    if (js_peek(js) != JS_OBJECT) {
+        if (js_skip(js) != 0 || js_finish(js) != 0)
+            return -1;
+        sut_error_set(err, "%s: header is not a JSON object", js->label);
         return -1;
     }
-    cJSON_ArrayForEach(it, root) {
-        st_tensor *t = &f->tensors[f->count];
-        if (strcmp(it->string, "__metadata__") == 0) {
-            if (parse_meta(f, it, label, err) != 0)
-                return -1;
-            continue;
-        }
-        f->count++;
-        if (!(t->name = strdup(it->string))) {
-            sut_error_set(err, "%s: out of memory", label);
-            return -1;
-        }
-        if (parse_entry(t, it, label, err) != 0)
+    /* dims is never NULL: a scalar's shape points into it too */
+    if (grow(&f->dims, 0, &f->dims_cap, sizeof(uint64_t), js->label, err) != 0 ||
+        js_open(js) != 0)
+        return -1;
+    while ((r = js_next_key(js, &first)) == 1) {
+        if (strcmp(js->str, "__metadata__") != 0)
+            r = read_tensor(js, f, err);
+        else if (meta_seen++)
+            sut_error_set(err, "%s: duplicate key '__metadata__'", js->label), r = -1;
+        else
+            r = read_meta(js, f, err);
+        if (r != 0)
             return -1;
     }
-    return 0;
+    if (r != 0 || js_finish(js) != 0)
+        return -1;
+    return fix_pointers(f, js->label, err);
 }
 
 /* qsort has no context argument: the tensors being sorted, per thread. */
@@ -645,41 +874,87 @@ static int check_numbers(const num_issue *num, const char *label,
     return -1;
 }
 
+/* Two tensors of one name (adjacent in by_name order). 0 or -1. */
+static int check_duplicates(const st_file *f, const char *label,
+                            sut_error *err)
+{
+    size_t i;
+
+    for (i = 1; i < f->count; i++) {
+        const char *a = f->tensors[f->by_name[i - 1]].name;
+        if (strcmp(a, f->tensors[f->by_name[i]].name) == 0) {
+            sut_error_set(err, "%s: duplicate key '%.200s'", label, a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A metadata key given twice. 0 or -1. */
+static int check_meta_duplicates(const st_file *f, const char *label,
+                                 sut_error *err)
+{
+    char **keys;
+    size_t i, bytes;
+    int rc = 0;
+
+    if (f->meta_count < 2)
+        return 0;
+    if (ck_array(f->meta_count, sizeof(char *), &bytes) != 0 ||
+        !(keys = malloc(bytes))) {
+        sut_error_set(err, "%s: out of memory", label);
+        return -1;
+    }
+    memcpy(keys, f->meta_keys, bytes);
+    qsort(keys, f->meta_count, sizeof(char *), cmp_str_ptr);
+    for (i = 1; i < f->meta_count && rc == 0; i++) {
+        if (strcmp(keys[i - 1], keys[i]) == 0) {
+            sut_error_set(err, "%s: duplicate key '%.200s'", label, keys[i]);
+            rc = -1;
+        }
+    }
+    free(keys);
+    return rc;
+}
+
 st_file *st_parse_header(const char *hdr, size_t hdr_len, uint64_t data_len,
                          const char *label, sut_error *err)
 {
     num_issue num = {0};
-    cJSON *root = NULL;
+    jscan js;
     st_file *f = calloc(1, sizeof(*f));
 
+    js_init(&js, hdr, hdr_len, label, err);
     if (!f || !(f->path = strdup(label))) {
         sut_error_set(err, "%s: out of memory", label);
         goto fail;
     }
     if (check_text(hdr, hdr_len, &num, label, err) != 0 ||
-        !(root = sut_json_parse(hdr, hdr_len, label, err)))
-        goto fail;
-    if (!cJSON_IsObject(root)) {
-        sut_error_set(err, "%s: header is not a JSON object", label);
-        goto fail;
-    }
-    if (parse_tensors(f, root, label, err) != 0 ||
-        check_layout(f, data_len, label, err) != 0 ||
-        check_numbers(&num, label, err) != 0)
+        read_header(&js, f, err) != 0)
         goto fail;
     if (!(f->by_name = sorted_order(f, 1))) {
         sut_error_set(err, "%s: out of memory", label);
         goto fail;
     }
+    if (check_meta_duplicates(f, label, err) != 0 ||
+        check_duplicates(f, label, err) != 0 ||
+        check_layout(f, data_len, label, err) != 0 ||
+        check_numbers(&num, label, err) != 0)
+        goto fail;
     if (ck_add(8, hdr_len, &f->data_start) != 0) {
         sut_error_set(err, "%s: header length overflows", label);
         goto fail;
     }
     f->data_size = data_len;
-    cJSON_Delete(root);
+    js_release(&js);
     return f;
 fail:
-    cJSON_Delete(root);
+    js_release(&js);
     st_free(f);
     return NULL;
 }
@@ -751,6 +1026,10 @@ st_file *st_open(const char *path, sut_error *err)
     }
     if (pread_full(fd, lenbuf, 8, 0) != 0)
         goto read_failed;
+    if (memcmp(lenbuf, "GGUF", 4) == 0) {
+        sut_error_set(err, "%s: is a GGUF file", label);
+        goto out;
+    }
     n = le64(lenbuf);
     if (check_header_len(n, size, label, err) != 0)
         goto out;

@@ -137,7 +137,7 @@ unsigned stage_clean_dir(const char *dir)
 int stage_copy_file(const char *src, const char *dst, mode_t mode, sut_error *err)
 {
     struct stat st;
-    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+    int in = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK), out = -1, rc = -1;
 
     if (in < 0) {
         sut_error_set(err, "%s: cannot open: %s", src, strerror(errno));

@@ -168,6 +168,12 @@ static int infer_ends(arch_family *f, const char *const *names, size_t n,
     }
     if (append(&pat, &len, heads ? ")$" : "(?!))"))
         goto fail;
+    if (len > INFERRED_HEADS_MAX) {
+        /* too many to list (PCRE2 would refuse the pattern): the rule */
+        free(pat);
+        if (!(pat = strdup("^(?:.*(?:head|embed_out|output|ln_f).*|(?!.*embed).*norm.*)$")))
+            return -1;
+    }
     f->head_pattern = pat;
     f->tie_default = out == NULL;
     f->embed_name = strdup(embed ? embed : "");
@@ -238,11 +244,28 @@ static const arch_family *find_inferred(const arch_table *t, const arch_family *
     return NULL;
 }
 
+/* f itself, owned by the table from now on, or an identical family the
+ * table already has (f freed); NULL with err set when out of memory. */
+static const arch_family *adopt(arch_table *t, arch_family *f, sut_error *err)
+{
+    const arch_family *old = find_inferred(t, f);
+
+    if (old) {
+        arch_family_free(f);
+        return old;
+    }
+    if (arch_push(&t->owned, &t->nowned, f) != 0) {
+        arch_family_free(f);
+        sut_error_oom(err, NULL);
+        return NULL;
+    }
+    return f;
+}
+
 const arch_family *arch_infer(arch_table *t, const char *const *names,
                               size_t n, sut_error *err)
 {
     cand box = { NULL, 0 };
-    const arch_family *old;
     arch_family *f;
     int rc;
 
@@ -259,15 +282,29 @@ const arch_family *arch_infer(arch_table *t, const char *const *names,
     }
     if (!(f = infer_family(names, n, &box, err)))
         return NULL;
-    if ((old = find_inferred(t, f))) {
-        arch_family_free(f);
-        return old;
-    }
-    if (arch_push(&t->owned, &t->nowned, f) != 0) {
+    return adopt(t, f, err);
+}
+
+const arch_family *arch_none(arch_table *t, sut_error *err)
+{
+    arch_family *f = calloc(1, sizeof(*f));
+
+    if (!f || !(f->name = strdup("none")) || !(f->classes = arch_list_split(NULL)) ||
+        !(f->layer_arrays = arch_list_split(NULL)) ||
+        !(f->layer_lists = arch_list_split(NULL)) ||
+        !(f->layer_count_key = strdup("num_hidden_layers")) ||
+        !(f->layer_pattern = strdup("^(?!)(\\d+)\\.(.+)$")) ||
+        !(f->head_pattern = strdup("(?!)")) || !(f->embed_name = strdup("")) ||
+        !(f->head_name = strdup(""))) {
         arch_family_free(f);
         sut_error_oom(err, NULL);
         return NULL;
     }
-    return f;
+    f->inferred = true;
+    if (arch_family_compile(f, err) != 0) {
+        arch_family_free(f);
+        return NULL;
+    }
+    return adopt(t, f, err);
 }
 

@@ -16,6 +16,9 @@
 #define MATCH_LIMIT 1000000u
 #define PERIOD_MAX 65536u
 #define FAMILY_FILE_MAX (1u << 20)
+/* An inferred head pattern listing more than this many bytes of names is
+ * replaced by the naming rule itself (see arch_infer). */
+#define INFERRED_HEADS_MAX 8192u
 #define NAME_MAX_LEN 64
 #define CANDIDATES_PER_NAME 8
 

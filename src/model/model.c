@@ -11,11 +11,15 @@
 #include "suture/model.h"
 #include "common/checked.h"
 #include "common/util.h"
+#include "common/jscan.h"
 
 #define INDEX_NAME "model.safetensors.index.json"
 #define SINGLE_NAME "model.safetensors"
-#define JSON_MAX (100u << 20)
 #define LAYER_MAX 65536
+/* Issues of one code past this many are counted, not kept (an index of a
+ * million wrong entries must not make a million messages). */
+#define ISSUE_LIST_MAX 10
+#define ISSUE_CODES 8
 
 struct model {
     char *path;
@@ -35,10 +39,51 @@ struct model {
     unsigned nlayers;
     model_issue *issues;
     size_t nissues;
+    struct {
+        const char *code;
+        size_t count;
+    } unlisted[ISSUE_CODES];  /* issues past ISSUE_LIST_MAX of one code */
+    bool summing;             /* adding the lines that count them */
 };
 
 static int add_issue(model *m, const char *code, sut_error *err,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* True when code already has ISSUE_LIST_MAX issues: this one is counted in
+ * m->unlisted instead. */
+static bool count_unlisted(model *m, const char *code)
+{
+    size_t i, n = 0;
+
+    if (m->summing)
+        return false;
+    for (i = 0; i < m->nissues; i++)
+        n += strcmp(m->issues[i].code, code) == 0;
+    if (n < ISSUE_LIST_MAX)
+        return false;
+    for (i = 0; i < ISSUE_CODES; i++) {
+        if (!m->unlisted[i].code || strcmp(m->unlisted[i].code, code) == 0) {
+            m->unlisted[i].code = code;
+            m->unlisted[i].count++;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One issue per code that had more than ISSUE_LIST_MAX: how many more. */
+static int add_unlisted(model *m, sut_error *err)
+{
+    size_t i;
+
+    m->summing = true;
+    for (i = 0; i < ISSUE_CODES && m->unlisted[i].code; i++)
+        if (add_issue(m, m->unlisted[i].code, err, "%zu more issues like the %d "
+                      "above are not listed", m->unlisted[i].count,
+                      ISSUE_LIST_MAX) != 0)
+            return -1;
+    return 0;
+}
 
 static int add_issue(model *m, const char *code, sut_error *err,
                      const char *fmt, ...)
@@ -47,6 +92,8 @@ static int add_issue(model *m, const char *code, sut_error *err,
     model_issue *grown;
     va_list ap;
 
+    if (count_unlisted(m, code))
+        return 0;
     va_start(ap, fmt);
     sut_vline(buf, sizeof(buf), fmt, ap);
     va_end(ap);
@@ -121,10 +168,17 @@ static int find_lone_file(model *m, sut_error *err)
         sut_error_set(err, "%s: cannot open folder: %s", m->dir, strerror(errno));
         return -1;
     }
-    while ((e = readdir(d)))
-        if (sut_ends_with(e->d_name, ".safetensors") && sut_is_file(m->dir, e->d_name) &&
-            n++ == 0)
+    while ((e = readdir(d))) {
+        int kind = sut_ends_with(e->d_name, ".safetensors")
+                   ? sut_file_kind(m->dir, e->d_name, err) : 0;
+        if (kind < 0) {
+            closedir(d);
+            free(found);
+            return -1;
+        }
+        if (kind > 0 && n++ == 0)
             found = strdup(e->d_name);
+    }
     closedir(d);
     if (n == 0)
         sut_error_set(err, "%s: no model.safetensors, no %s and no .safetensors file",
@@ -182,68 +236,243 @@ static int collect_shards(model *m, const struct map_entry *map, size_t n,
     return rc;
 }
 
-/* Reads the index: its total_size, its weight_map as a sorted array
- * (*map, pointing into *root) and the distinct shard names, sorted. */
-static int read_index(model *m, cJSON **root, struct map_entry **map,
+/* The weight_map as read: names and shard names in one arena, the map's
+ * entries as arena offsets (name at 2i, shard at 2i + 1). */
+struct index_read {
+    char *arena;
+    size_t len, cap;
+    size_t *off;
+    size_t n, off_cap;
+};
+
+static void index_read_free(struct index_read *ix)
+{
+    free(ix->arena);
+    free(ix->off);
+}
+
+/* Appends s (and a NUL) to the arena; its offset in *at. 0 or -1. */
+static int ix_put(struct index_read *ix, const char *s, size_t len, size_t *at)
+{
+    if (len + 1 > ix->cap - ix->len) {
+        size_t cap = ix->cap ? ix->cap : 4096;
+        char *grown;
+        while (cap - ix->len < len + 1) {
+            if (cap > SIZE_MAX / 2)
+                return -1;
+            cap *= 2;
+        }
+        if (!(grown = realloc(ix->arena, cap)))
+            return -1;
+        ix->arena = grown;
+        ix->cap = cap;
+    }
+    memcpy(ix->arena + ix->len, s, len + 1);
+    *at = ix->len;
+    ix->len += len + 1;
+    return 0;
+}
+
+/* Adds one weight_map entry whose tensor name is in js->str and whose
+ * value comes next. 0 or -1. */
+static int ix_entry(struct index_read *ix, jscan *js, sut_error *err)
+{
+    size_t name, shard, bytes;
+
+    if (ix_put(ix, js->str, js->str_len, &name) != 0)
+        goto oom;
+    if (js_peek(js) != JS_STRING) {
+        if (js_skip(js) == 0)
+            sut_error_set(err, "%s: weight_map: tensor '%.200s': not a file name "
+                          "string", INDEX_NAME, ix->arena + name);
+        return -1;
+    }
+    if (js_string(js) != 0)
+        return -1;
+    if (!sut_plain_name(js->str)) {
+        sut_error_set(err, "%s: weight_map: tensor '%.200s': shard '%.200s' is not "
+                      "a plain file name in the folder", INDEX_NAME,
+                      ix->arena + name, js->str);
+        return -1;
+    }
+    if (ix_put(ix, js->str, js->str_len, &shard) != 0)
+        goto oom;
+    if (2 * ix->n + 2 > ix->off_cap) {
+        size_t cap = ix->off_cap ? ix->off_cap * 2 : 256;
+        size_t *grown;
+        if (ck_array(cap, sizeof(size_t), &bytes) != 0 ||
+            !(grown = realloc(ix->off, bytes)))
+            goto oom;
+        ix->off = grown;
+        ix->off_cap = cap;
+    }
+    ix->off[2 * ix->n] = name;
+    ix->off[2 * ix->n + 1] = shard;
+    ix->n++;
+    return 0;
+oom:
+    sut_error_set(err, "%s: out of memory", INDEX_NAME);
+    return -1;
+}
+
+static int read_weight_map(struct index_read *ix, jscan *js, sut_error *err)
+{
+    int first = 1, r;
+
+    if (js_peek(js) != JS_OBJECT) {
+        if (js_skip(js) == 0)
+            sut_error_set(err, "%s: weight_map: not an object", INDEX_NAME);
+        return -1;
+    }
+    if (js_open(js) != 0)
+        return -1;
+    while ((r = js_next_key(js, &first)) == 1)
+        if (ix_entry(ix, js, err) != 0)
+            return -1;
+    return r;
+}
+
+/* "metadata": null, or an object whose total_size (when present) is a
+ * whole number; its other keys are skipped. */
+static int read_index_meta(model *m, jscan *js, sut_error *err)
+{
+    int first = 1, r, seen = 0;
+    js_kind k = js_peek(js);
+
+    if (k == JS_NULL)
+        return js_literal(js);
+    if (k != JS_OBJECT) {
+        if (js_skip(js) == 0)
+            sut_error_set(err, "%s: metadata: not an object", INDEX_NAME);
+        return -1;
+    }
+    if (js_open(js) != 0)
+        return -1;
+    while ((r = js_next_key(js, &first)) == 1) {
+        cJSON num = {0};
+        if (strcmp(js->str, "total_size") != 0) {
+            if (js_skip(js) != 0)
+                return -1;
+            continue;
+        }
+        if (seen++) {
+            sut_error_set(err, "%s: duplicate key 'total_size'", js->label);
+            return -1;
+        }
+        if (js_peek(js) != JS_NUMBER) {
+            if (js_skip(js) == 0)
+                sut_error_set(err, "%s: metadata.total_size: not a whole number",
+                              INDEX_NAME);
+            return -1;
+        }
+        if (js_number(js) != 0)
+            return -1;
+        num.type = cJSON_Number;
+        num.valuedouble = js->num;
+        if (sut_json_u64(&num, &m->index_total) != 0) {
+            sut_error_set(err, "%s: metadata.total_size: not a whole number",
+                          INDEX_NAME);
+            return -1;
+        }
+    }
+    return r;
+}
+
+/* Walks the index object: metadata and weight_map (each at most once);
+ * other keys are skipped. 0 or -1. */
+static int walk_index(model *m, struct index_read *ix, jscan *js,
+                      sut_error *err)
+{
+    int first = 1, r, meta = 0, wm = 0;
+
+    if (js_peek(js) != JS_OBJECT) {
+        if (js_skip(js) == 0 && js_finish(js) == 0)
+            sut_error_set(err, "%s: not a JSON object", INDEX_NAME);
+        return -1;
+    }
+    if (js_open(js) != 0)
+        return -1;
+    while ((r = js_next_key(js, &first)) == 1) {
+        int *seen = strcmp(js->str, "metadata") == 0 ? &meta
+                    : strcmp(js->str, "weight_map") == 0 ? &wm : NULL;
+        if (seen && (*seen)++) {
+            sut_error_set(err, "%s: duplicate key '%s'", js->label, js->str);
+            return -1;
+        }
+        r = seen == &meta ? read_index_meta(m, js, err)
+            : seen == &wm ? read_weight_map(ix, js, err) : js_skip(js);
+        if (r != 0)
+            return -1;
+    }
+    if (r != 0 || js_finish(js) != 0)
+        return -1;
+    if (!wm) {
+        sut_error_set(err, "%s: weight_map: missing", INDEX_NAME);
+        return -1;
+    }
+    if (ix->n == 0) {
+        sut_error_set(err, "%s: weight_map: empty (no tensor is named)", INDEX_NAME);
+        return -1;
+    }
+    return 0;
+}
+
+/* The map's entries as pointers into the arena, sorted by name; a name
+ * given twice is an error. 0 or -1. */
+static int index_map(const struct index_read *ix, const char *label,
+                     struct map_entry **map, sut_error *err)
+{
+    size_t i, bytes;
+
+    if (ck_array(ix->n, sizeof(**map), &bytes) != 0 || !(*map = malloc(bytes))) {
+        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        return -1;
+    }
+    for (i = 0; i < ix->n; i++) {
+        (*map)[i].name = ix->arena + ix->off[2 * i];
+        (*map)[i].shard = ix->arena + ix->off[2 * i + 1];
+    }
+    qsort(*map, ix->n, sizeof(**map), cmp_entry);
+    for (i = 1; i < ix->n; i++) {
+        if (strcmp((*map)[i - 1].name, (*map)[i].name) == 0) {
+            sut_error_set(err, "%s: duplicate key '%.200s'", label, (*map)[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Reads the index without holding a JSON tree of it: its total_size, its
+ * weight_map as a sorted array (*map, pointing into ix's arena) and the
+ * distinct shard names, sorted. 0 or -1 with err set. */
+static int read_index(model *m, struct index_read *ix, struct map_entry **map,
                       size_t *nmap, sut_error *err)
 {
-    char *path = sut_path_join(m->dir, INDEX_NAME);
-    const cJSON *wm, *meta, *total, *it;
-    size_t n = 0, i;
+    char *path = sut_path_join(m->dir, INDEX_NAME), *text = NULL;
+    size_t len;
+    jscan js;
     int rc = -1;
 
-    if (!path || !(*root = sut_json_read_file(path, JSON_MAX, err)))
-        goto out;
-    if (!cJSON_IsObject(*root)) {
-        sut_error_set(err, "%s: not a JSON object", INDEX_NAME);
-        goto out;
+    js_init(&js, "", 0, path, err);
+    if (!path) {
+        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        return -1;
     }
-    meta = cJSON_GetObjectItemCaseSensitive(*root, "metadata");
-    if (meta && !cJSON_IsObject(meta) && !cJSON_IsNull(meta)) {
-        sut_error_set(err, "%s: metadata: not an object", INDEX_NAME);
+    if (!(text = sut_read_file(path, MODEL_INDEX_MAX, &len, err)))
         goto out;
-    }
-    total = meta ? cJSON_GetObjectItemCaseSensitive(meta, "total_size") : NULL;
-    if (total && sut_json_u64(total, &m->index_total) != 0) {
-        sut_error_set(err, "%s: metadata.total_size: not a whole number", INDEX_NAME);
+    js_init(&js, text, len, path, err);
+    if (walk_index(m, ix, &js, err) != 0)
         goto out;
-    }
-    wm = cJSON_GetObjectItemCaseSensitive(*root, "weight_map");
-    if (!cJSON_IsObject(wm)) {
-        sut_error_set(err, "%s: weight_map: %s", INDEX_NAME,
-                      wm ? "not an object" : "missing");
+    /* the text is no longer needed: free it before the map is built */
+    free(text);
+    text = NULL;
+    if (index_map(ix, path, map, err) != 0)
         goto out;
-    }
-    cJSON_ArrayForEach(it, wm)
-        n++;
-    if (n == 0) {
-        sut_error_set(err, "%s: weight_map: empty (no tensor is named)", INDEX_NAME);
-        goto out;
-    }
-    if (!(*map = calloc(n ? n : 1, sizeof(**map)))) {
-        sut_error_oom(err, INDEX_NAME);
-        goto out;
-    }
-    i = 0;
-    cJSON_ArrayForEach(it, wm) {
-        if (!cJSON_IsString(it)) {
-            sut_error_set(err, "%s: weight_map: tensor '%s': not a file name string",
-                          INDEX_NAME, it->string);
-            goto out;
-        }
-        if (!sut_plain_name(it->valuestring)) {
-            sut_error_set(err, "%s: weight_map: tensor '%s': shard '%s' is not a plain "
-                          "file name in the folder", INDEX_NAME, it->string,
-                          it->valuestring);
-            goto out;
-        }
-        (*map)[i].name = it->string;
-        (*map)[i++].shard = it->valuestring;
-    }
-    *nmap = n;
-    qsort(*map, n, sizeof(**map), cmp_entry);
-    rc = collect_shards(m, *map, n, err);
+    *nmap = ix->n;
+    rc = collect_shards(m, *map, ix->n, err);
 out:
+    js_release(&js);
+    free(text);
     free(path);
     return rc;
 }
@@ -316,7 +545,11 @@ static int list_tensors(model *m, sut_error *err)
             m->by_name[m->ntensors] = m->ntensors;
             m->ntensors++;
         }
-    qsort_r(m->by_name, n, sizeof(*m->by_name), cmp_tensor_name, m->tensors);
+    if (m->nshards == 1) /* the shard's own name order: no second sort */
+        for (i = 0; i < n; i++)
+            m->by_name[i] = st_name_order(m->shards[0], i);
+    else
+        qsort_r(m->by_name, n, sizeof(*m->by_name), cmp_tensor_name, m->tensors);
     for (i = 1; i < n; i++) {
         const model_tensor *a = &m->tensors[m->by_name[i - 1]];
         const model_tensor *b = &m->tensors[m->by_name[i]];
@@ -401,6 +634,7 @@ static int check_total(model *m, sut_error *err)
 
 static int choose_arch(model *m, arch_table *arches, sut_error *err)
 {
+    sut_error why = {""};
     const char **names;
     size_t i;
 
@@ -412,10 +646,18 @@ static int choose_arch(model *m, arch_table *arches, sut_error *err)
     }
     for (i = 0; i < m->ntensors; i++)
         names[i] = m->tensors[i].t->name;
-    m->arch = arch_infer(arches, names, m->ntensors, err);
+    m->arch = arch_infer(arches, names, m->ntensors, &why);
     free(names);
+    if (!m->arch && strstr(why.msg, "no tensor name has a layer index")) {
+        if (!(m->arch = arch_none(arches, err))) {
+            sut_error_prefix(err, "%s", m->path);
+            return -1;
+        }
+        return add_issue(m, "no-layer-stack", err, "%s: no layer stack (no tensor "
+                         "is in a numbered layer \"<prefix>.N.<name>\")", m->path);
+    }
     if (!m->arch) {
-        sut_error_prefix(err, "%s", m->path);
+        sut_error_set(err, "%s: %s", m->path, why.msg);
         return -1;
     }
     return add_issue(m, "unknown-architecture", err,
@@ -469,44 +711,15 @@ static int classify(model *m, sut_error *err)
     return 0;
 }
 
-/* Where the model's files are: sets dir, config and the shard names. */
-static int locate(model *m, cJSON **index, struct map_entry **map, size_t *nmap,
-                  sut_error *err)
+static int read_config(model *m, sut_error *err)
 {
-    struct stat st;
-    char *cfg;
-    int rc = 0;
+    char *cfg = sut_path_join(m->dir, "config.json");
 
-    if (stat(m->path, &st) != 0) {
-        sut_error_set(err, "%s: %s", m->path, strerror(errno));
+    if (!cfg) {
+        sut_error_set(err, "%s: out of memory", m->path);
         return -1;
     }
-    if (S_ISREG(st.st_mode)) {
-        const char *slash = strrchr(m->path, '/');
-        m->dir = slash ? strndup(m->path, (size_t)(slash - m->path + (slash == m->path)))
-                       : strdup(".");
-        if (!m->dir || push_shard(m, sut_basename(m->path), err) != 0)
-            return -1;
-    } else if (S_ISDIR(st.st_mode)) {
-        if (!(m->dir = strdup(m->path)))
-            return -1;
-        if (sut_is_file(m->dir, INDEX_NAME)) {
-            m->index_name = strdup(INDEX_NAME);
-            rc = read_index(m, index, map, nmap, err);
-        } else if (sut_is_file(m->dir, SINGLE_NAME)) {
-            rc = push_shard(m, SINGLE_NAME, err);
-        } else {
-            rc = find_lone_file(m, err);
-        }
-    } else {
-        sut_error_set(err, "%s: not a file or folder", m->path);
-        return -1;
-    }
-    if (rc != 0 || !sut_is_file(m->dir, "config.json"))
-        return rc;
-    if (!(cfg = sut_path_join(m->dir, "config.json")))
-        return -1;
-    m->config = sut_json_read_file(cfg, JSON_MAX, err);
+    m->config = sut_json_read_file(cfg, MODEL_CONFIG_MAX, err);
     free(cfg);
     if (!m->config)
         return -1;
@@ -517,11 +730,79 @@ static int locate(model *m, cJSON **index, struct map_entry **map, size_t *nmap,
     return 0;
 }
 
+/* The files of a folder: the index, else model.safetensors, else the lone
+ * .safetensors file. */
+static int locate_in_dir(model *m, struct index_read *ix, struct map_entry **map,
+                         size_t *nmap, sut_error *err)
+{
+    int kind;
+
+    if (!(m->dir = strdup(m->path))) {
+        sut_error_set(err, "%s: out of memory", m->path);
+        return -1;
+    }
+    if ((kind = sut_file_kind(m->dir, INDEX_NAME, err)) < 0)
+        return -1;
+    if (kind > 0) {
+        if (!(m->index_name = strdup(INDEX_NAME))) {
+            sut_error_set(err, "%s: out of memory", m->path);
+            return -1;
+        }
+        return read_index(m, ix, map, nmap, err);
+    }
+    if ((kind = sut_file_kind(m->dir, SINGLE_NAME, err)) < 0)
+        return -1;
+    return kind > 0 ? push_shard(m, SINGLE_NAME, err) : find_lone_file(m, err);
+}
+
+/* Where the model's files are: sets dir, config and the shard names. */
+static int locate(model *m, struct index_read *ix, struct map_entry **map,
+                  size_t *nmap, sut_error *err)
+{
+    struct stat st;
+    int kind;
+
+    if (stat(m->path, &st) != 0) {
+        sut_error_set(err, "%s: %s", m->path, strerror(errno));
+        return -1;
+    }
+    if (S_ISREG(st.st_mode)) {
+        const char *slash = strrchr(m->path, '/');
+        m->dir = slash ? strndup(m->path, (size_t)(slash - m->path + (slash == m->path)))
+                       : strdup(".");
+        if (!m->dir) {
+            sut_error_set(err, "%s: out of memory", m->path);
+            return -1;
+        }
+        if (push_shard(m, sut_basename(m->path), err) != 0)
+            return -1;
+    } else if (S_ISDIR(st.st_mode)) {
+        if (locate_in_dir(m, ix, map, nmap, err) != 0)
+            return -1;
+    } else {
+        sut_error_set(err, "%s: not a file or folder", m->path);
+        return -1;
+    }
+    if ((kind = sut_file_kind(m->dir, "config.json", err)) <= 0)
+        return kind;
+    return read_config(m, err);
+}
+
+/* A model without a layer stack, for commands that need one. */
+static int need_layers(const model *m, int flags, sut_error *err)
+{
+    if (!(flags & MODEL_NEED_LAYERS) || m->nlayers > 0)
+        return 0;
+    sut_error_set(err, "%s: no layer stack (no tensor is in a numbered layer "
+                  "\"<prefix>.N.<name>\"): plan and build need one", m->path);
+    return -1;
+}
+
 model *model_open(const char *path, arch_table *arches, int flags,
                   sut_error *err)
 {
     model *m = calloc(1, sizeof(*m));
-    cJSON *index = NULL;
+    struct index_read ix = {0};
     struct map_entry *map = NULL;
     size_t nmap = 0;
     int rc = -1;
@@ -530,18 +811,19 @@ model *model_open(const char *path, arch_table *arches, int flags,
         sut_error_oom(err, path);
         goto out;
     }
-    if (locate(m, &index, &map, &nmap, err) != 0 || open_shards(m, err) != 0 ||
+    if (locate(m, &ix, &map, &nmap, err) != 0 || open_shards(m, err) != 0 ||
         list_tensors(m, err) != 0)
         goto out;
     if (m->index_name && (check_index(m, map, nmap, flags, err) != 0 ||
                           check_unreferenced(m, err) != 0 || check_total(m, err) != 0))
         goto out;
-    if (choose_arch(m, arches, err) != 0 || classify(m, err) != 0)
+    if (choose_arch(m, arches, err) != 0 || classify(m, err) != 0 ||
+        need_layers(m, flags, err) != 0 || add_unlisted(m, err) != 0)
         goto out;
     rc = 0;
 out:
     free(map);
-    cJSON_Delete(index);
+    index_read_free(&ix);
     if (rc != 0) {
         model_free(m);
         return NULL;

@@ -385,6 +385,53 @@ out:
     return rc;
 }
 
+/* A lower bound on the header st_writer writes for shard s: each tensor's
+ * entry (its name and at least 40 bytes of fields) and its suture.sources
+ * entry (its name, its source's name and at least 60 bytes, quotes
+ * escaped). Refusing on it spares making a header of gigabytes to measure
+ * it. 0, or -1 with err set when even the bound is over the limit. */
+static int header_bound(const plan *p, const plan_shard *s, sut_error *err)
+{
+    size_t n, i;
+    const plan_tensor *t = plan_tensors(p, &n);
+    uint64_t sum = 0;
+
+    for (i = s->first; i < s->first + s->count; i++) {
+        uint64_t one = 2 * (uint64_t)strlen(t[i].name) + strlen(t[i].src->t->name) + 100;
+        if (ck_add(sum, one, &sum) != 0)
+            sum = UINT64_MAX;
+    }
+    if (sum <= ST_HEADER_MAX)
+        return 0;
+    sut_error_set(err, "%s: header of at least %llu bytes exceeds the limit of %llu",
+                  s->name, (unsigned long long)sum, ST_HEADER_MAX);
+    return -1;
+}
+
+int build_check_headers(const plan *p, sut_error *err)
+{
+    struct job j;
+    size_t ns, i;
+    const plan_shard *s = plan_shards(p, &ns);
+    int rc = 0;
+
+    memset(&j, 0, sizeof(j));
+    j.p = p;
+    if (!(j.models_meta = models_meta(p))) {
+        sut_error_set(err, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < ns && rc == 0; i++)
+        rc = header_bound(p, &s[i], err);
+    for (i = 0; i < ns && rc == 0; i++) {
+        st_writer *w = st_writer_dry(s[i].name, err);
+        rc = w ? declare(&j, w, &s[i], err) : -1;
+        st_writer_free(w);
+    }
+    free(j.models_meta);
+    return rc;
+}
+
 static bool copied(const plan_tensor *t)
 {
     return t->scale == 1 && t->dtype == t->src->t->dtype;
@@ -544,7 +591,7 @@ static int copy_tokenizer(const plan *p, const char *dir, build_report *rep,
     }
     while (rc == 0 && (e = readdir(d))) {
         char *src, *dst;
-        struct stat st;
+        int kind;
         bool listed = is_chat_template(e->d_name);
         for (i = 0; !listed && build_tokenizer_files[i]; i++)
             listed = strcmp(e->d_name, build_tokenizer_files[i]) == 0;
@@ -555,7 +602,9 @@ static int copy_tokenizer(const plan *p, const char *dir, build_report *rep,
         if (!src || !dst) {
             sut_error_oom(err, NULL);
             rc = -1;
-        } else if (stat(src, &st) == 0 && S_ISREG(st.st_mode)) {
+        } else if ((kind = sut_file_kind(from, e->d_name, err)) < 0) {
+            rc = -1; /* a FIFO, device or folder is refused, not dropped */
+        } else if (kind > 0) {
             rc = stage_copy_file(src, dst, 0644, err);
             if (rc == 0 && rep)
                 rep->files_copied++;
@@ -730,7 +779,7 @@ int build_run(const plan *p, const build_options *opt, build_report *rep,
 
     if (rep)
         memset(rep, 0, sizeof(*rep));
-    if (prepare(p, opt, &st, rep, err) != 0)
+    if (build_check_headers(p, err) != 0 || prepare(p, opt, &st, rep, err) != 0)
         goto out;
     if (write_shards(p, opt, st, &stats, err) != 0 || write_extras(p, st, rep, err) != 0 ||
         commit(st, opt->force, rep, err) != 0)

@@ -110,7 +110,7 @@ static int open_models(plan *p, arch_table *arches, sut_error *err)
     if (!p->models || !p->used)
         return oom(p, err);
     for (i = 0; i < p->r->nmodels; i++) {
-        p->models[i] = model_open(p->r->models[i].path, arches, MODEL_STRICT, err);
+        p->models[i] = model_open(p->r->models[i].path, arches, MODEL_STRICT | MODEL_NEED_LAYERS, err);
         if (!p->models[i]) {
             sut_error_prefix(err, "%smodel '%s'", where(p), mname(p, i));
             return -1;

@@ -7,7 +7,10 @@
 #include "recipe_int.h"
 #include "common/util.h"
 
-#define RECIPE_FILE_MAX (16u << 20)
+/* Real recipes are kilobytes (a 60,000-slice one is 2 MB of JSON); parsed
+ * trees cost about 40x (cJSON) and 80x (libyaml) the text. */
+#define RECIPE_FILE_MAX (4u << 20)
+#define RECIPE_YAML_MAX (2u << 20)
 
 /* The folder part of path (new string), "/" for a file at the root, or
  * NULL with *oom false when path has no folder. */
@@ -46,6 +49,9 @@ recipe *recipe_load(const char *path, sut_error *err)
         p++;
     if (p < text + len && *p == '{')
         r = recipe_parse_json(text, len, path, dir, err);
+    else if (len > RECIPE_YAML_MAX)
+        sut_error_set(err, "%s: file is %zu bytes, over the limit of %u for a "
+                      "mergekit YAML recipe", path, len, RECIPE_YAML_MAX);
     else
         r = recipe_parse_mergekit(text, len, path, dir, err);
     if (r && !(r->path = strdup(path))) {

@@ -471,6 +471,53 @@ static void check_minicpm3(const arch_family *f)
     ck_assert_str_eq(f->layer_count_key, "num_hidden_layers");
 }
 
+/* Issue 10: 3500 head-like names beside a layer stack and no config:
+ * PCRE2 refused the listed pattern ("regular expression is too large");
+ * the naming rule takes its place. */
+START_TEST(test_infer_many_heads)
+{
+    enum { HEADS = 3500 };
+    sut_error err = { "" };
+    const char **names = calloc(HEADS + 3, sizeof(*names));
+    char (*buf)[32] = calloc(HEADS, sizeof(*buf));
+    const arch_family *f;
+    size_t i;
+
+    ck_assert_ptr_nonnull(names);
+    ck_assert_ptr_nonnull(buf);
+    names[0] = "model.layers.0.w";
+    names[1] = "model.layers.1.w";
+    names[2] = "model.embed_tokens.weight";
+    for (i = 0; i < HEADS; i++) {
+        snprintf(buf[i], sizeof(buf[i]), "lm_head_%zu.weight", i);
+        names[3 + i] = buf[i];
+    }
+    f = arch_infer(T, names, HEADS + 3, &err);
+    ck_assert_msg(f != NULL, "%s", err.msg);
+    ck_assert_int_eq(arch_layer_of(f, "model.layers.1.w", NULL, NULL, NULL), 1);
+    ck_assert(arch_is_head(f, "lm_head_3499.weight"));
+    ck_assert(arch_is_head(f, "final_norm.weight"));
+    ck_assert(!arch_is_head(f, "model.embed_tokens.weight"));
+    ck_assert(!arch_is_head(f, "model.embed_norm.weight"));
+    free(names);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_none_family)
+{
+    sut_error err = { "" };
+    const arch_family *f = arch_none(T, &err), *g = arch_none(T, &err);
+
+    ck_assert_msg(f != NULL, "%s", err.msg);
+    ck_assert_ptr_eq(f, g);
+    ck_assert_str_eq(f->name, "none");
+    ck_assert(f->inferred);
+    ck_assert_int_eq(arch_layer_of(f, "model.layers.0.w", NULL, NULL, NULL), -1);
+    ck_assert(!arch_is_head(f, "lm_head.weight"));
+}
+END_TEST
+
 START_TEST(test_infer_minicpm3_names)
 {
     sut_error err = { "" };
@@ -736,6 +783,8 @@ static Suite *arch_suite(void)
     TCase *tc = tcase_create("arch");
 
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_infer_many_heads);
+    tcase_add_test(tc, test_none_family);
     tcase_add_loop_test(tc, test_names, 0, (int)(sizeof(NAMES) / sizeof(NAMES[0])));
     tcase_add_test(tc, test_builtins);
     tcase_add_loop_test(tc, test_defaults, 0, (int)(sizeof(DEFAULTS) / sizeof(DEFAULTS[0])));

@@ -391,6 +391,234 @@ START_TEST(real_fixtures)
 }
 END_TEST
 
+/* ---- issue 10: special files, no layer stack, bounded issues, err ---- */
+
+static void put_fifo(const char *name)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+}
+
+static void put_link(const char *name, const char *target)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    ck_assert_int_eq(symlink(target, path), 0);
+}
+
+#define ONE_LAYER "{" T("model.layers.0.w", "0,8") "}"
+
+/* Each special file is refused, named, without blocking on a FIFO (the
+ * case would hang check's timeout). */
+static const struct {
+    const char *what;
+    const char *error;
+} special_cases[] = {
+    {"config-fifo", "/config.json: is a FIFO, not a regular file"},
+    {"config-dev-zero", "/config.json: is a character device, not a regular file"},
+    {"config-folder", "/config.json: is a folder, not a regular file"},
+    {"config-dangling", "/config.json: is a symbolic link to nothing"},
+    {"single-fifo", "/model.safetensors: is a FIFO, not a regular file"},
+    {"index-fifo", "/model.safetensors.index.json: is a FIFO, not a regular file"},
+    {"lone-fifo", "/x.safetensors: is a FIFO, not a regular file"},
+};
+
+START_TEST(special_files_are_refused)
+{
+    const char *w = special_cases[_i].what;
+    sut_error err = {""};
+    char path[512];
+
+    if (strncmp(w, "config", 6) == 0 || strcmp(w, "index-fifo") == 0)
+        put_st("model.safetensors", ONE_LAYER, 8);
+    if (strcmp(w, "config-fifo") == 0)
+        put_fifo("config.json");
+    else if (strcmp(w, "config-dev-zero") == 0)
+        put_link("config.json", "/dev/zero");
+    else if (strcmp(w, "config-folder") == 0) {
+        snprintf(path, sizeof(path), "%s/config.json", dir);
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+    } else if (strcmp(w, "config-dangling") == 0)
+        put_link("config.json", "nowhere.json");
+    else if (strcmp(w, "single-fifo") == 0)
+        put_fifo("model.safetensors");
+    else if (strcmp(w, "index-fifo") == 0)
+        put_fifo("model.safetensors.index.json");
+    else
+        put_fifo("x.safetensors");
+    ck_assert_ptr_null(open_dir(MODEL_STRICT, &err));
+    tu_assert_contains(err.msg, special_cases[_i].error);
+    ck_assert_ptr_null(open_dir(MODEL_LENIENT, &err));
+    tu_assert_contains(err.msg, special_cases[_i].error);
+}
+END_TEST
+
+START_TEST(config_over_the_limit)
+{
+    sut_error err = {""};
+    char path[512];
+    char *big = malloc(MODEL_CONFIG_MAX + 1);
+
+    ck_assert_ptr_nonnull(big);
+    memset(big, ' ', MODEL_CONFIG_MAX + 1);
+    memcpy(big, "{}", 2);
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    tu_write(path, big, MODEL_CONFIG_MAX + 1);
+    free(big);
+    put_st("model.safetensors", ONE_LAYER, 8);
+    ck_assert_ptr_null(open_dir(MODEL_STRICT, &err));
+    tu_assert_contains(err.msg, "config.json: file is 1048577 bytes, over the limit of 1048576");
+}
+END_TEST
+
+/* A plain tensor file, scalars, only metadata: valid files without
+ * layers open (family none); plan's flag refuses them. */
+START_TEST(no_layer_stack)
+{
+    static const char *const headers[] = {
+        "{" T("weight", "0,8") "," T("bias", "8,16") "}",
+        "{\"a\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[0,8]},"
+        "\"b\":{\"dtype\":\"I32\",\"shape\":[],\"data_offsets\":[8,12]}}",
+        "{\"__metadata__\":{\"format\":\"pt\"}}",
+    };
+    static const size_t data[] = {16, 12, 0}, tensors[] = {2, 2, 0};
+    size_t i;
+
+    for (i = 0; i < 3; i++) {
+        sut_error err = {""};
+        char path[512];
+        model *m;
+
+        put_st("plain.safetensors", headers[i], data[i]);
+        snprintf(path, sizeof(path), "%s/plain.safetensors", dir);
+        m = model_open(path, arches, MODEL_STRICT, &err);
+        ck_assert_msg(m != NULL, "%s", err.msg);
+        ck_assert_str_eq(model_arch(m)->name, "none");
+        ck_assert_uint_eq(model_layer_count(m), 0);
+        ck_assert_uint_eq(model_tensor_count(m), tensors[i]);
+        ck_assert_str_eq(model_issue_at(m, 0)->code, "no-layer-stack");
+        tu_assert_contains(model_issue_at(m, 0)->message, "plain.safetensors: no layer stack");
+        model_free(m);
+        ck_assert_ptr_null(model_open(path, arches, MODEL_STRICT | MODEL_NEED_LAYERS, &err));
+        tu_assert_contains(err.msg, "plain.safetensors: no layer stack (no tensor is in a "
+                                    "numbered layer \"<prefix>.N.<name>\"): plan and build "
+                                    "need one");
+    }
+}
+END_TEST
+
+/* 25 weight_map entries the shard does not hold: 10 issues and a count. */
+START_TEST(issues_of_one_kind_are_counted)
+{
+    char map[8192];
+    size_t len, i;
+    sut_error err = {""};
+    model *m;
+
+    put_sharded();
+    len = (size_t)snprintf(map, sizeof(map), "%s", GOOD_MAP);
+    for (i = 0; i < 25; i++)
+        len += (size_t)snprintf(map + len, sizeof(map) - len,
+                                ",\"extra.%zu\":\"b.safetensors\"", i);
+    put_index(map, "40");
+    m = open_dir(MODEL_LENIENT, &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    ck_assert_uint_eq(model_issue_count(m), 11);
+    ck_assert_str_eq(model_issue_at(m, 10)->code, "index-mismatch");
+    ck_assert_str_eq(model_issue_at(m, 10)->message,
+                     "15 more issues like the 10 above are not listed");
+    model_free(m);
+}
+END_TEST
+
+/* Every failing model_open fills err with one line: err is poisoned
+ * before each call and must be overwritten (issue 10, item 8). */
+static void expect_filled(const char *path, int flags, const char *what)
+{
+    sut_error err;
+    model *m;
+
+    memset(err.msg, 'Z', sizeof(err.msg) - 1);
+    err.msg[sizeof(err.msg) - 1] = '\0';
+    m = model_open(path, arches, flags, &err);
+    ck_assert_msg(m == NULL, "%s: opened", what);
+    ck_assert_msg(strstr(err.msg, "ZZZZ") == NULL, "%s: err not filled: %.60s", what, err.msg);
+    ck_assert_msg(err.msg[0] != '\0', "%s: empty message", what);
+    ck_assert_msg(strchr(err.msg, '\n') == NULL, "%s: two lines: %s", what, err.msg);
+}
+
+static void reset_dir(void)
+{
+    char cmd[600];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'/* '%s'/.[!.]*", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(every_error_fills_err)
+{
+    static const char *const indexes[] = {
+        "", "[1]", "{\"weight_map\":7}", "{\"metadata\":3,\"weight_map\":{}}",
+        "{\"metadata\":{\"total_size\":-1},\"weight_map\":{\"a\":\"a.safetensors\"}}",
+        "{\"weight_map\":{}}", "{}", "{\"weight_map\":{\"a\":1}}",
+        "{\"weight_map\":{\"a\":\"../a\"}}", "{\"weight_map\":{\"a\":\"c.safetensors\"}}",
+        "{\"weight_map\":{\"a\":\"a.safetensors\",\"a\":\"a.safetensors\"}}",
+        "{\"weight_map\":{\"a\":\"a.safetensors\"},\"weight_map\":{}}",
+        "{\"weight_map\":{\"a\\u0000\":\"a.safetensors\"}}",
+        "{\"weight_map\":{\"a\":\"a.safetensors\"}} x",
+    };
+    char path[512];
+    size_t i;
+
+    snprintf(path, sizeof(path), "%s/nothing-here", dir);
+    expect_filled(path, MODEL_STRICT, "missing path");
+    expect_filled(dir, MODEL_STRICT, "empty folder");
+    for (i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
+        reset_dir();
+        put_sharded();
+        put_text("model.safetensors.index.json", indexes[i]);
+        expect_filled(dir, MODEL_STRICT, indexes[i]);
+    }
+    reset_dir();
+    put_sharded();
+    put_index(GOOD_MAP ",\"x\":\"b.safetensors\"", "40");
+    expect_filled(dir, MODEL_STRICT, "index names a tensor the shard lacks");
+    reset_dir();
+    put_text("config.json", "[]");
+    put_st("model.safetensors", ONE_LAYER, 8);
+    expect_filled(dir, MODEL_STRICT, "config not an object");
+    reset_dir();
+    put_text("config.json", "{\"a\":1,\"a\":2}");
+    put_st("model.safetensors", ONE_LAYER, 8);
+    expect_filled(dir, MODEL_STRICT, "config duplicate key");
+    reset_dir();
+    put_st("model.safetensors", "{" T("a", "0,4") "}", 8);
+    expect_filled(dir, MODEL_STRICT, "bad shard");
+    reset_dir();
+    put_fifo("config.json");
+    put_st("model.safetensors", ONE_LAYER, 8);
+    expect_filled(dir, MODEL_STRICT, "config FIFO");
+    reset_dir();
+    put_st("a.safetensors", ONE_LAYER, 8);
+    put_st("b.safetensors", ONE_LAYER, 8);
+    expect_filled(dir, MODEL_STRICT, "two lone files");
+    reset_dir();
+    put_st("model.safetensors", "{" T("w", "0,8") "}", 8);
+    expect_filled(dir, MODEL_STRICT | MODEL_NEED_LAYERS, "no layer stack");
+    reset_dir();
+    put_st("model.safetensors", "{" T("model.layers.70000.w", "0,8") "}", 8);
+    expect_filled(dir, MODEL_STRICT, "layer over the limit");
+    reset_dir();
+    put_fifo("model.safetensors");
+    expect_filled(dir, MODEL_STRICT, "model FIFO");
+    snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+    expect_filled(path, MODEL_STRICT, "a FIFO given as the path");
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
     Suite *s = suite_create("model");
@@ -409,6 +637,12 @@ static Suite *model_suite(void)
     tcase_add_test(tc, empty_folder_and_missing_path);
     tcase_add_test(tc, unknown_architecture_is_inferred);
     tcase_add_loop_test(tc, real_fixtures, 0, sizeof(fixtures) / sizeof(fixtures[0]));
+    tcase_add_loop_test(tc, special_files_are_refused, 0,
+                        sizeof(special_cases) / sizeof(special_cases[0]));
+    tcase_add_test(tc, config_over_the_limit);
+    tcase_add_test(tc, no_layer_stack);
+    tcase_add_test(tc, issues_of_one_kind_are_counted);
+    tcase_add_test(tc, every_error_fills_err);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -131,6 +131,30 @@ START_TEST(index_empty_weight_map)
 }
 END_TEST
 
+/* fuzz_index (audit's streamed index walk): an empty weight_map sorted a
+ * NULL list (UBSan: null passed to qsort). Corpus: index/regress-audit-empty-map. */
+START_TEST(audit_index_empty_weight_map)
+{
+    const char *dir = tu_tmpdir();
+    arch_table *t = arch_table_new(NULL);
+    sut_error err = {{0}};
+    audit_report *r;
+    size_t i;
+    bool seen = false;
+
+    put_shard(dir, "model.safetensors", "{" F32("model.layers.0.w", 0, 8) "}", 8);
+    put_text(dir, "model.safetensors.index.json",
+             "{\n  \"metadata\": {\n    \"total_size\": 56\n  },\n  \"weight_map\": {\n   }\n}");
+    r = audit_run(dir, t, NULL, &err);
+    ck_assert_msg(r != NULL, "%s", err.msg);
+    for (i = 0; i < audit_finding_count(r); i++)
+        seen = seen || strstr(audit_finding_at(r, i)->message, "weight_map: empty") != NULL;
+    ck_assert(seen);
+    audit_free(r);
+    arch_table_free(t);
+}
+END_TEST
+
 /* fuzz_mergekit: a key holding tabs ("parameter\t\ts") went raw into the
  * note that says it is ignored, and from there into the plan's warnings. */
 START_TEST(mergekit_note_control_characters)
@@ -259,6 +283,26 @@ START_TEST(fifo_is_refused)
 }
 END_TEST
 
+/* fuzz_header (pull reader): a scalar as the first tensor took its shape
+ * pointer from a NULL dims array (UBSan: zero offset to a null pointer);
+ * its unknown field is then refused. Corpus: header/regress-scalar-first-shape. */
+START_TEST(scalar_first_shape)
+{
+    static const char h[] = "{\"s\":{\"dtype\":\"F64\",\"shape\":[],\"data_\177ffsets\":[0,8]}}";
+    static const char ok[] = "{\"s\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[0,8]}}";
+    sut_error err = {{0}};
+    st_file *f;
+
+    ck_assert_ptr_null(st_parse_header(h, strlen(h), 8, "x.safetensors", &err));
+    tu_assert_contains(err.msg, "x.safetensors: tensor 's': unknown field 'data_?ffsets'");
+    f = st_parse_header(ok, strlen(ok), 8, "x.safetensors", &err);
+    ck_assert_msg(f != NULL, "%s", err.msg);
+    ck_assert_uint_eq(st_at(f, 0)->ndim, 0);
+    ck_assert_uint_eq(st_at(f, 0)->elements, 1);
+    st_free(f);
+}
+END_TEST
+
 static Suite *regress_suite(void)
 {
     Suite *s = suite_create("regress");
@@ -267,10 +311,12 @@ static Suite *regress_suite(void)
     tcase_add_test(tc, header_message_control_characters);
     tcase_add_test(tc, index_issue_control_characters);
     tcase_add_test(tc, index_empty_weight_map);
+    tcase_add_test(tc, audit_index_empty_weight_map);
     tcase_add_test(tc, mergekit_note_control_characters);
     tcase_add_test(tc, verify_problem_control_characters);
     tcase_add_test(tc, config_and_plan_lines_control_characters);
     tcase_add_test(tc, fifo_is_refused);
+    tcase_add_test(tc, scalar_first_shape);
     suite_add_tcase(s, tc);
     return s;
 }

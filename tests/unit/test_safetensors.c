@@ -682,7 +682,7 @@ END_TEST
 START_TEST(test_writer_copy)
 {
     char *src = tmp_path("src.bin");
-    char dst[512];
+    char dst[600];
     sut_error err = {{0}};
     unsigned char buf[1000], *got;
     uint64_t n = 250;
@@ -820,6 +820,107 @@ START_TEST(test_writer_empty)
 }
 END_TEST
 
+/* Issue 10: a GGUF file is named as such (was "header length
+ * 14064895815 exceeds the file size"). */
+START_TEST(test_gguf_named)
+{
+    static const unsigned char gguf[32] = {'G', 'G', 'U', 'F', 3, 0, 0, 0, 12};
+    sut_error err = {{0}};
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/tiny.gguf", tu_tmpdir());
+    tu_write(path, gguf, sizeof(gguf));
+    ck_assert_ptr_null(st_open(path, &err));
+    ck_assert_str_eq(err.msg, "tiny.gguf: is a GGUF file");
+}
+END_TEST
+
+/* A FIFO is refused at once (opened without blocking). */
+START_TEST(test_fifo_refused)
+{
+    sut_error err = {{0}};
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/model.safetensors", tu_tmpdir());
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    ck_assert_ptr_null(st_open(path, &err));
+    ck_assert_str_eq(err.msg, "model.safetensors: not a regular file");
+}
+END_TEST
+
+/* Syntax errors found by the pull reader: where, and in which words. */
+static const struct {
+    const char *hdr;
+    const char *expect;
+} syntax_cases[] = {
+    {"{\"a\":{\"dtype\":\"F32\",}}", "model.safetensors: invalid JSON at byte 20"},
+    {"{\"a\" {}}", "model.safetensors: invalid JSON at byte 5"},
+    {"{} {}", "model.safetensors: unexpected data after the JSON value at byte 3"},
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}", "invalid JSON at byte 53"},
+    {"{\"a\":{\"dtype\":\"F\\q32\"}}", "invalid JSON at byte 16"},
+    {"{\"a\":{\"dtype\":\"\\ud800\"}}", "invalid JSON at byte 15"},
+    {"{\"a\":{\"dtype\":tru}}", "invalid JSON at byte 14"},
+    {"{\"a\":{\"shape\":[1,,2]}}", "invalid JSON at byte 17"},
+    {"{\"__metadata__\":{\"k\":\"v\",\"k\":\"w\"}}", "model.safetensors: duplicate key 'k'"},
+    {"{\"__metadata__\":null,\"__metadata__\":null}", "duplicate key '__metadata__'"},
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[[1]],\"data_offsets\":[0,4]}}",
+     "tensor 'a': shape[0]: an array is not a whole number in [0, 2^53]"},
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,{}]}}",
+     "tensor 'a': data_offsets[1]: an object is not a whole number in [0, 2^53]"},
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[null],\"data_offsets\":[0,4]}}",
+     "tensor 'a': shape[0]: null is not a whole number"},
+};
+
+START_TEST(test_syntax)
+{
+    sut_error err = {{0}};
+
+    ck_assert_ptr_null(st_parse_header(syntax_cases[_i].hdr, strlen(syntax_cases[_i].hdr),
+                                       4, "model.safetensors", &err));
+    tu_assert_contains(err.msg, syntax_cases[_i].expect);
+}
+END_TEST
+
+/* Names, shapes and metadata of many tensors stay right in the compact
+ * arrays (names in one arena, shapes in one array). */
+START_TEST(test_many_tensors_compact)
+{
+    enum { N = 20000 };
+    size_t cap = (size_t)N * 100 + 100, len, i, off = 0;
+    char *h = malloc(cap), name[32];
+    sut_error err = {{0}};
+    st_file *f;
+
+    /* tensor i: shape [1, i % 3] of U8, offsets running */
+    ck_assert_ptr_nonnull(h);
+    len = (size_t)snprintf(h, cap, "{\"__metadata__\":{\"format\":\"pt\",\"k\":\"v\"}");
+    for (i = 0; i < N; i++) {
+        len += (size_t)snprintf(h + len, cap - len,
+                                ",\"t%zu\":{\"dtype\":\"U8\",\"shape\":[1,%zu],"
+                                "\"data_offsets\":[%zu,%zu]}", i, i % 3, off, off + i % 3);
+        off += i % 3;
+    }
+    len += (size_t)snprintf(h + len, cap - len, "}");
+    f = st_parse_header(h, len, off, "big.safetensors", &err);
+    free(h);
+    ck_assert_msg(f != NULL, "%s", err.msg);
+    ck_assert_uint_eq(st_count(f), N);
+    for (i = 0; i < N; i += 997) {
+        const st_tensor *t;
+        snprintf(name, sizeof(name), "t%zu", i);
+        t = st_find(f, name);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_ptr_eq(t, st_at(f, i));
+        ck_assert_uint_eq(t->ndim, 2);
+        ck_assert_uint_eq(t->shape[0], 1);
+        ck_assert_uint_eq(t->shape[1], i % 3);
+    }
+    ck_assert_str_eq(st_meta_get(f, "k"), "v");
+    ck_assert_str_eq(st_meta_key(f, 0), "format");
+    st_free(f);
+}
+END_TEST
+
 static Suite *safetensors_suite(void)
 {
     Suite *s = suite_create("safetensors");
@@ -829,6 +930,10 @@ static Suite *safetensors_suite(void)
     tcase_add_loop_test(tc, test_catalogue, 0, D_COUNT);
     tcase_add_loop_test(tc, test_catalogue_in_memory, 0, D_COUNT);
     tcase_add_test(tc, test_not_found);
+    tcase_add_test(tc, test_gguf_named);
+    tcase_add_test(tc, test_fifo_refused);
+    tcase_add_loop_test(tc, test_syntax, 0, sizeof(syntax_cases) / sizeof(syntax_cases[0]));
+    tcase_add_test(tc, test_many_tensors_compact);
     tcase_add_test(tc, test_scalar_and_empty);
     tcase_add_test(tc, test_empty_at_start_and_end);
     tcase_add_test(tc, test_offsets_not_in_key_order);
