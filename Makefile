@@ -16,7 +16,7 @@ VERSION  := 0.1.0
 
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS     := libcjson libpcre2-8 libxxhash yaml-0.1
+PKGS     := libcjson libpcre2-8 libxxhash yaml-0.1 openblas
 OPT      ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wvla -Wno-unused-parameter
