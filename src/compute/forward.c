@@ -235,21 +235,21 @@ static int resolve_ends(fw_model *f, const fw_stack *s, sut_error *err)
     uint64_t V = f->c.d.vocab, D = f->c.d.hidden;
     const char *head = model_tied(s->head) ? ha->embed_name : ha->head_name;
 
-    if (find_global(f, &f->embed, s->embed, ea->embed_name, V, D, err) ||
-        find_global(f, &f->norm, s->head, FINAL_NORM, D, 0, err))
-        return -1;
+    size_t keep = f->wbuf_elems;
+    int rc;
+
     if (!model_tied(s->head) && !model_find(s->head, head)) {
         sut_error_set(err, "%s: tensor '%s' is missing (the model is not tied)",
                       model_label(s->head), head);
         return -1;
     }
-    /* the head is read in chunks of rows: not counted as one matrix */
-    {
-        size_t keep = f->wbuf_elems;
-        int rc = find_global(f, &f->head, s->head, head, V, D, err);
-        f->wbuf_elems = keep;
-        return rc;
-    }
+    rc = find_global(f, &f->embed, s->embed, ea->embed_name, V, D, err) ||
+         find_global(f, &f->norm, s->head, FINAL_NORM, D, 0, err) ||
+         find_global(f, &f->head, s->head, head, V, D, err) ? -1 : 0;
+    /* the embedding is read by rows, the head in chunks of rows that fit
+     * the buffer of the layers' largest matrix: neither is held whole */
+    f->wbuf_elems = keep;
+    return rc;
 }
 
 static int alloc_buffers(fw_model *f, sut_error *err)
