@@ -132,7 +132,7 @@ def main(src, out):
             a = a + 1.0
         w.add_tensor(g, a.astype(np.float32))
     if mt == "llama" and rtype == "llama3":
-        w.add_tensor(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FREQS],
+        w.add_tensor(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FREQS] + ".weight",
                      llama3_factors(rs, hd, cfg.get("rope_theta", 10000.0)))
     w.write_header_to_file()
     w.write_kv_data_to_file()
