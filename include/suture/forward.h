@@ -80,6 +80,11 @@ void fw_free(fw_model *f);                 /* NULL is a no-op */
 const fw_dims *fw_model_dims(const fw_model *f);
 /* Bytes of the largest matrix of the pass in F32 (the weight buffer). */
 uint64_t fw_weight_bytes(const fw_model *f);
+/* Bytes of the tensors one pass (fw_layer over the stack and fw_head)
+ * reads, and the bytes of those read so far: for progress. The embedding
+ * rows fw_embed reads are not counted. */
+uint64_t fw_pass_bytes(const fw_model *f);
+uint64_t fw_bytes_read(const fw_model *f);
 
 /* Activations of a batch: up to max_tokens tokens in windows. */
 typedef struct fw_batch fw_batch;

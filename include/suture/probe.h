@@ -33,7 +33,7 @@ typedef struct probe_options {
     size_t batch;        /* windows per pass (0: 1) */
     unsigned threads;    /* 0: 1 */
     int bos;             /* see above; -1: none */
-    sut_progress_fn progress; /* in steps (embed, each layer, head) */
+    sut_progress_fn progress; /* in bytes of weights read (fw_pass_bytes) */
     void *progress_ctx;
 } probe_options;
 

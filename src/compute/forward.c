@@ -43,6 +43,8 @@ struct fw_model {
     size_t wbuf_elems;
     unsigned char *rbuf;       /* READ_BYTES */
     float *vec;                /* norm weights and biases */
+    uint64_t pass_bytes;       /* bytes of every tensor a pass reads whole */
+    uint64_t bytes_read;       /* of those, read so far */
 };
 
 struct fw_batch {
@@ -140,6 +142,7 @@ static int make_ref(fw_model *f, wref *w, const model *m,
     w->fd = fds[mt->shard];
     w->off = st_data_start(sf) + mt->t->begin;
     w->scale = scale;
+    f->pass_bytes += st_tensor_bytes(mt->t);
     if (d1 && (size_t)(d0 * d1) > f->wbuf_elems)
         f->wbuf_elems = (size_t)(d0 * d1);
     return 0;
@@ -249,6 +252,8 @@ static int resolve_ends(fw_model *f, const fw_stack *s, sut_error *err)
     /* the embedding is read by rows, the head in chunks of rows that fit
      * the buffer of the layers' largest matrix: neither is held whole */
     f->wbuf_elems = keep;
+    if (rc == 0)
+        f->pass_bytes -= st_tensor_bytes(f->embed.mt->t); /* read by rows */
     return rc;
 }
 
@@ -365,6 +370,16 @@ uint64_t fw_weight_bytes(const fw_model *f)
     return (uint64_t)f->wbuf_elems * sizeof(float);
 }
 
+uint64_t fw_pass_bytes(const fw_model *f)
+{
+    return f->pass_bytes;
+}
+
+uint64_t fw_bytes_read(const fw_model *f)
+{
+    return f->bytes_read;
+}
+
 /* ---- reading weights --------------------------------------------------- */
 
 static int read_at(const wref *w, void *buf, size_t n, uint64_t off,
@@ -395,6 +410,9 @@ static int read_f32(fw_model *f, const wref *w, uint64_t first, size_t n,
     st_dtype dt = w->mt->t->dtype;
     size_t es = st_dtype_bits(dt) / 8, per = READ_BYTES / es, done = 0;
     uint64_t off = w->off + first * es;
+
+    if (w != &f->embed)
+        f->bytes_read += (uint64_t)n * es;
 
     if (dt == ST_F32 && w->scale == 1.0f)
         return read_at(w, dst, n * sizeof(float), off, err);

@@ -132,7 +132,7 @@ struct run {
     fw_batch *b;
     sums s;
     const probe_options *o;
-    uint64_t step, steps;
+    uint64_t total;            /* bytes all passes read */
     double nll;
     uint64_t predicted;
 };
@@ -152,19 +152,19 @@ static int run_batch(struct run *r, const windows *w, size_t w0, size_t nw,
     h = fw_batch_hidden(r->b);
     keep_last(&r->s, 0, h, D, w->len + w0, nw, room);
     for (l = 0; l < L; l++) {
-        if (r->o->progress)
-            r->o->progress(r->o->progress_ctx, ++r->step, r->steps);
         memcpy(r->s.prev, h, T * D * sizeof(float));
         if (fw_layer(r->f, r->b, l, err))
             return -1;
         add_layer(&r->s, l, h, D, w->len + w0, nw);
         keep_last(&r->s, l + 1, h, D, w->len + w0, nw, room);
+        if (r->o->progress)
+            r->o->progress(r->o->progress_ctx, fw_bytes_read(r->f), r->total);
     }
     add_blocks(&r->s, L, D, nw, room);
     if (fw_head(r->f, r->b, NULL, NULL, &r->nll, &r->predicted, err))
         return -1;
     if (r->o->progress)
-        r->o->progress(r->o->progress_ctx, r->step += 2, r->steps);
+        r->o->progress(r->o->progress_ctx, fw_bytes_read(r->f), r->total);
     return 0;
 }
 
@@ -273,7 +273,7 @@ int probe_run(const fw_stack *s, const int32_t *ids, size_t n,
     if (!(r.b = fw_batch_new(r.f, o.batch * o.ctx, o.ctx, err)) ||
         alloc_sums(&r.s, d->layers, d->hidden, o.batch * o.ctx, o.batch, err))
         goto out;
-    r.steps = (uint64_t)((w.n + o.batch - 1) / o.batch) * (d->layers + 2);
+    r.total = (uint64_t)((w.n + o.batch - 1) / o.batch) * fw_pass_bytes(r.f);
     for (w0 = 0; w0 < w.n; w0 += o.batch) {
         size_t nw = w.n - w0 < o.batch ? w.n - w0 : o.batch, k;
         if (run_batch(&r, &w, w0, nw, tok0, err))
@@ -387,7 +387,7 @@ int probe_read_ids(const char *path, int32_t **ids, size_t *n, sut_error *err)
     if (strlen(text) != len) {
         sut_error_set(err, "%s: holds a NUL byte: not a list of token ids", path);
         rc = -1;
-    } else if (k < len && text[k] == '[')
+    } else if (k < len && (text[k] == '[' || text[k] == '{'))
         rc = ids_from_json(text, len, path, ids, n, err);
     else
         rc = ids_from_words(text, path, ids, n, err);

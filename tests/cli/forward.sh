@@ -113,6 +113,14 @@ PY
     got=$(printf '%s' "$out" | pj "d['nll']")
     expect_eq "oracle-stories260K-nll" \
         "$(python3 -c "print(abs($got - $want) <= 1e-3 + 5e-4 * $want, round($want, 4))")" "True 1.1327"
+    # Two windows of 128: each window's NLL is llama.cpp's on those ids alone.
+    w1=$("$ORACLE/bin/logits" "$T/s260.gguf" "$(tr ' ' '\n' <"$T/s.ids" | head -128 | paste -sd,)" | pj "d['nll']")
+    w2=$("$ORACLE/bin/logits" "$T/s260.gguf" "$(tr ' ' '\n' <"$T/s.ids" | sed -n 129,256p | paste -sd,)" | pj "d['nll']")
+    run probe "$s260" --tokens "$T/s.ids" --ctx 128 --max-tokens 256 --batch 2 --json
+    got=$(printf '%s' "$out" | pj "d['nll'], d['predicted'], d['windows']")
+    expect_eq "oracle-stories260K-windows" "$(python3 -c "
+g, n, w = $got; want = ($w1 + $w2) / 2
+print(abs(g - want) <= 1e-3 + 5e-4 * want, n, w)")" "True 254 2"
 else
     skip "oracle-stories260K-nll" "no stories260K tok512.bin or $OPY/tok512.py"
 fi
