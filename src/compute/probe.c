@@ -306,7 +306,7 @@ void probe_result_free(probe_result *r)
 static int ids_from_json(const char *text, size_t len, const char *path,
                          int32_t **ids, size_t *n, sut_error *err)
 {
-    cJSON *root = sut_json_parse(text, len, sut_basename(path), err), *it;
+    cJSON *root = sut_json_parse(text, len, path, err), *it;
     size_t i = 0;
     uint64_t u;
 
