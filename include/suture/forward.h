@@ -86,7 +86,13 @@ uint64_t fw_weight_bytes(const fw_model *f);
 uint64_t fw_pass_bytes(const fw_model *f);
 uint64_t fw_bytes_read(const fw_model *f);
 
-/* Activations of a batch: up to max_tokens tokens in windows. */
+/* Activations of a batch: up to max_tokens tokens in windows. A batch
+ * works with any fw_model of the same dimensions as the one it was made
+ * for: hidden states computed through one stack's prefix can go on
+ * through another stack's layers (a search over candidate stacks sharing
+ * a prefix), and fw_batch_hidden between steps is the hidden state
+ * entering the next layer (the measure of a seam). Layer i's options (its
+ * sliding window, in gemma2's pattern) follow its index in the stack. */
 typedef struct fw_batch fw_batch;
 
 /* NULL with err when out of memory. */
