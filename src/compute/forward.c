@@ -547,11 +547,25 @@ float *fw_batch_hidden(fw_batch *b)
 
 /* ---- the steps --------------------------------------------------------- */
 
+/* 0, or -1 when b was made for a model of other dimensions. */
+static int check_dims(const fw_model *f, const fw_batch *b, sut_error *err)
+{
+    const fw_dims *d = &f->c.d;
+
+    if (b->hidden == d->hidden && b->qdim == d->heads * d->head_dim &&
+        b->kvdim == d->kv_heads * d->head_dim && b->inter == d->intermediate)
+        return 0;
+    sut_error_set(err, "the batch was made for a model of other dimensions");
+    return -1;
+}
+
 int fw_embed(fw_model *f, fw_batch *b, sut_error *err)
 {
     size_t t, i, D = b->hidden;
     float s = (float)sqrt((double)D);
 
+    if (check_dims(f, b, err))
+        return -1;
     for (t = 0; t < b->T; t++) {
         if (b->ids[t] < 0 || (size_t)b->ids[t] >= f->c.d.vocab) {
             sut_error_set(err, "token id %ld is outside the vocabulary of %zu",
@@ -686,6 +700,8 @@ int fw_layer(fw_model *f, fw_batch *b, size_t i, sut_error *err)
         sut_error_set(err, "layer %zu is outside the stack of %zu", i, f->n_slots);
         return -1;
     }
+    if (check_dims(f, b, err))
+        return -1;
     w = &f->lw[i * W_COUNT];
     if (norm(f, b, &w[W_ATTN_NORM], b->xb, b->h, err) || qkv(f, b, w, err))
         return -1;
@@ -735,6 +751,7 @@ int fw_head(fw_model *f, fw_batch *b, fw_logits_fn logits_fn, void *ctx,
             double *nll_sum, uint64_t *predicted, sut_error *err)
 {
     size_t V = f->c.d.vocab, D = b->hidden, r0, t;
+    size_t rows = b->rows < f->wbuf_elems / D ? b->rows : f->wbuf_elems / D;
 
     if (norm(f, b, &f->norm, b->xb, b->h, err))
         return -1;
@@ -743,8 +760,10 @@ int fw_head(fw_model *f, fw_batch *b, fw_logits_fn logits_fn, void *ctx,
         b->lse_sum[t] = 0;
         b->target[t] = 0;
     }
-    for (r0 = 0; r0 < V; r0 += b->rows) {
-        size_t n = V - r0 < b->rows ? V - r0 : b->rows;
+    if (check_dims(f, b, err))
+        return -1;
+    for (r0 = 0; r0 < V; r0 += rows) {
+        size_t n = V - r0 < rows ? V - r0 : rows;
         struct lse_job j = {b, r0, n};
         if (read_f32(f, &f->head, (uint64_t)r0 * D, n * D, f->wbuf, err))
             return -1;

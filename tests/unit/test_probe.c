@@ -146,6 +146,77 @@ START_TEST(stack_equals_built_checkpoint)
 }
 END_TEST
 
+/* Runs stack s over ids (one window) with fw_ steps from layer `from`
+ * (0: embed first), on batch b; returns the NLL sum. */
+static double pass(const fw_stack *s, fw_batch *b, size_t from, size_t to)
+{
+    sut_error err;
+    fw_model *f = fw_open(s, 1, &err);
+    double nll = 0;
+    uint64_t pred = 0;
+    size_t i;
+
+    ck_assert_msg(f != NULL, "%s", err.msg);
+    if (from == 0)
+        ck_assert_msg(fw_embed(f, b, &err) == 0, "%s", err.msg);
+    for (i = from; i < to; i++)
+        ck_assert_msg(fw_layer(f, b, i, &err) == 0, "%s", err.msg);
+    if (to == s->n_layers)
+        ck_assert_msg(fw_head(f, b, NULL, NULL, &nll, &pred, &err) == 0, "%s", err.msg);
+    fw_free(f);
+    return nll;
+}
+
+/* Hidden states carried from one stack's prefix into another stack's
+ * layers equal the second stack run alone (a search shares prefixes). */
+START_TEST(batch_carries_a_prefix_across_stacks)
+{
+    const char *src = stories();
+    sut_error err;
+    arch_table *t;
+    model *m;
+    fw_slot a[5], b[6];
+    fw_stack sa, sb;
+    fw_batch *x, *y;
+    int32_t ids[64];
+    size_t i, len = 64;
+    double alone, shared;
+
+    if (!src) {
+        tu_skip("no fixtures/hf/stories260K");
+        return;
+    }
+    t = arch_table_new(&err);
+    m = open_model(src, t);
+    for (i = 0; i < 5; i++)
+        a[i] = (fw_slot){m, (unsigned)i, NULL, 0};
+    for (i = 0; i < 6; i++)
+        b[i] = (fw_slot){m, (unsigned)(i < 3 ? i : i - 1), NULL, 0};
+    sa = (fw_stack){m, m, m, a, 5};
+    sb = (fw_stack){m, m, m, b, 6};
+    for (i = 0; i < len; i++)
+        ids[i] = (int32_t)((i * 11 + 1) % 512);
+    {
+        fw_model *f = fw_open(&sb, 1, &err);
+        ck_assert_ptr_nonnull(f);
+        x = fw_batch_new(f, len, len, &err);
+        y = fw_batch_new(f, len, len, &err);
+        fw_free(f);
+    }
+    ck_assert_int_eq(fw_batch_set(x, ids, &len, 1, &err), 0);
+    ck_assert_int_eq(fw_batch_set(y, ids, &len, 1, &err), 0);
+    alone = pass(&sb, x, 0, 6);
+    pass(&sa, y, 0, 3);          /* the shared prefix, from stack a */
+    shared = pass(&sb, y, 3, 6); /* then stack b's layers 3.. and head */
+    ck_assert_msg(alone == shared, "%.17g vs %.17g", alone, shared);
+    ck_assert(alone > 0);
+    fw_batch_free(x);
+    fw_batch_free(y);
+    model_free(m);
+    arch_table_free(t);
+}
+END_TEST
+
 /* Progress is in bytes of weights read: each pass reads every tensor
  * once (the tied head is the embedding, read whole; the embedding as
  * input is read by rows and not counted). */
@@ -276,6 +347,7 @@ static Suite *probe_suite(void)
 
     tcase_set_timeout(fixtures, 120);
     tcase_add_test(fixtures, stack_equals_built_checkpoint);
+    tcase_add_test(fixtures, batch_carries_a_prefix_across_stacks);
     tcase_add_test(fixtures, progress_counts_passes);
     tcase_add_test(fixtures, bos_starts_later_windows);
     tcase_add_test(files, token_files);
