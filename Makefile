@@ -102,8 +102,9 @@ print-pkgs:
 SUTURE_FIXTURES ?= $(abspath $(CURDIR)/../shared/fixtures)
 export SUTURE_FIXTURES
 
+# SUTURE_SANITIZED tells tests to skip cases too heavy under sanitizers.
 check: test-bins $(ROOT_CLI)
-	@BUILD=$(BUILD) tests/run
+	@BUILD=$(BUILD) SUTURE_SANITIZED=$(SANITIZE) tests/run
 
 demo: all
 	tools/demo

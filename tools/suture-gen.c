@@ -1,6 +1,7 @@
 /* suture-gen: writes test checkpoints as Hugging Face model folders.
  *
- *   suture-gen --preset llama|mistral|qwen2|gemma2 [dimensions] [--dtype D]
+ *   suture-gen --preset llama|mistral|qwen2|gemma|gemma2|phi3 [dimensions]
+ *              [--dtype D] [--sliding-window N]
  *              [--shards N] [--redundant-head] [--seed S] -o OUT
  *     a small model with seeded random values (uniform in [-0.05, 0.05],
  *     norms near 1), the family's config.json, generation_config.json and
@@ -50,6 +51,8 @@ static void llama_keys(cJSON *c, const uint64_t *dim);
 static void mistral_keys(cJSON *c, const uint64_t *dim);
 static void qwen2_keys(cJSON *c, const uint64_t *dim);
 static void gemma2_keys(cJSON *c, const uint64_t *dim);
+static void gemma_keys(cJSON *c, const uint64_t *dim);
+static void phi3_keys(cJSON *c, const uint64_t *dim);
 
 struct family {
     const char *type;      /* model_type */
@@ -61,16 +64,18 @@ struct family {
     bool ff_norms;         /* pre/post feedforward layernorms */
     bool qk_norm;          /* q_norm / k_norm of head_dim */
     bool norm_offset;      /* norm weights stored as w in (1 + w) */
+    bool fused;            /* phi3: qkv_proj and gate_up_proj */
 };
 
 static const family families[] = {
-    {"llama", "LlamaForCausalLM", "LlamaTokenizer", llama_keys, false, false, false, false, false},
-    {"mistral", "MistralForCausalLM", "LlamaTokenizer", mistral_keys, false, false, false, false, false},
-    {"qwen2", "Qwen2ForCausalLM", "Qwen2Tokenizer", qwen2_keys, false, true, false, false, false},
-    {"gemma2", "Gemma2ForCausalLM", "GemmaTokenizer", gemma2_keys, true, false, true, false, true},
-    {"qwen3", "Qwen3ForCausalLM", "Qwen2Tokenizer", NULL, false, false, false, true, false},
-    {"gemma", "GemmaForCausalLM", "GemmaTokenizer", NULL, true, false, false, false, true},
-    {"gemma3_text", "Gemma3ForCausalLM", "GemmaTokenizer", NULL, true, false, true, true, true},
+    {"llama", "LlamaForCausalLM", "LlamaTokenizer", llama_keys, false, false, false, false, false, false},
+    {"mistral", "MistralForCausalLM", "LlamaTokenizer", mistral_keys, false, false, false, false, false, false},
+    {"qwen2", "Qwen2ForCausalLM", "Qwen2Tokenizer", qwen2_keys, false, true, false, false, false, false},
+    {"gemma2", "Gemma2ForCausalLM", "GemmaTokenizer", gemma2_keys, true, false, true, false, true, false},
+    {"qwen3", "Qwen3ForCausalLM", "Qwen2Tokenizer", NULL, false, false, false, true, false, false},
+    {"gemma", "GemmaForCausalLM", "GemmaTokenizer", gemma_keys, true, false, false, false, true, false},
+    {"phi3", "Phi3ForCausalLM", "LlamaTokenizer", phi3_keys, false, false, false, false, false, true},
+    {"gemma3_text", "Gemma3ForCausalLM", "GemmaTokenizer", NULL, true, false, true, true, true, false},
 };
 
 static const family *family_by_type(const char *type, bool preset_only)
@@ -107,16 +112,19 @@ typedef struct options {
     bool redundant_head;
     bool has_seed;
     uint64_t seed;
+    uint64_t sliding_window;   /* 0: the preset's */
 } options;
 
 static void usage(FILE *to)
 {
     fprintf(to,
-        "usage: suture-gen --preset llama|mistral|qwen2|gemma2 [--layers N]\n"
+        "usage: suture-gen --preset llama|mistral|qwen2|gemma|gemma2|phi3\n"
+        "                  [--layers N]\n"
         "                  [--hidden H] [--intermediate I] [--heads A]\n"
         "                  [--kv-heads K] [--head-dim D] [--vocab V]\n"
         "                  [--dtype f32|f16|bf16] [--shards N]\n"
-        "                  [--redundant-head] [--seed S] -o OUT\n"
+        "                  [--redundant-head] [--seed S]\n"
+        "                  [--sliding-window N] -o OUT\n"
         "       suture-gen --from-config config.json\n"
         "                  [--index model.safetensors.index.json]\n"
         "                  [dimensions as above] [--dtype ...] [--shards N]\n"
@@ -176,7 +184,7 @@ static const char *torch_dtype(st_dtype dt)
 }
 
 enum { O_PRESET = 256, O_CONFIG, O_INDEX, O_DTYPE, O_SHARDS, O_REDUNDANT,
-       O_SEED, O_DIM };
+       O_SEED, O_SLIDING, O_DIM };
 
 static const struct option long_opts[] = {
     {"preset", required_argument, NULL, O_PRESET},
@@ -186,6 +194,7 @@ static const struct option long_opts[] = {
     {"shards", required_argument, NULL, O_SHARDS},
     {"redundant-head", no_argument, NULL, O_REDUNDANT},
     {"seed", required_argument, NULL, O_SEED},
+    {"sliding-window", required_argument, NULL, O_SLIDING},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {"layers", required_argument, NULL, O_DIM + D_LAYERS},
@@ -214,6 +223,10 @@ static int take_option(options *o, int c, const char *arg)
     case O_SHARDS:
         return parse_u64(arg, 1, 99999, &o->shards) == 0 ? 0
             : bad("--shards: '%s' is not a whole number from 1 to 99999", arg);
+    case O_SLIDING:
+        return parse_u64(arg, 1, DIM_MAX, &o->sliding_window) == 0 ? 0
+            : bad("--sliding-window: '%s' is not a whole number from 1 to %llu",
+                  arg, DIM_MAX);
     case O_SEED:
         o->has_seed = true;
         return parse_u64(arg, 0, UINT64_MAX, &o->seed) == 0 ? 0
@@ -232,13 +245,16 @@ static int check_options(const options *o)
     if (!o->out)
         return bad("-o OUT is required");
     if (o->preset && !family_by_type(o->preset, true))
-        return bad("--preset: '%s' is not llama, mistral, qwen2 or gemma2",
+        return bad("--preset: '%s' is not llama, mistral, qwen2, gemma, "
+                   "gemma2 or phi3",
                    o->preset);
     if (o->index && !o->config)
         return bad("--index needs --from-config");
     if (o->index && o->shards)
         return bad("--shards and --index exclude each other: the index "
                    "decides the shards");
+    if (o->sliding_window && o->config)
+        return bad("--sliding-window applies to --preset only");
     if (o->has_seed && o->config)
         return bad("--seed applies to --preset only (--from-config writes "
                    "no values)");
@@ -349,6 +365,8 @@ static cJSON *preset_config(const family *f, const options *o,
     set_str(c, "torch_dtype", torch_dtype(o->has_dtype ? o->dtype : ST_BF16));
     set_bool(c, "use_cache", true);
     f->preset(c, dim);
+    if (o->sliding_window)
+        set_num(c, "sliding_window", (double)o->sliding_window);
     sort_keys(c);
     return c;
 }
@@ -380,6 +398,25 @@ static void qwen2_keys(cJSON *c, const uint64_t *dim)
     set_num(c, "rope_theta", 1000000.0);
     set_num(c, "sliding_window", 32768);
     set_bool(c, "use_sliding_window", false);
+}
+
+static void gemma_keys(cJSON *c, const uint64_t *dim)
+{
+    set_bool(c, "attention_bias", false);
+    set_num(c, "max_position_embeddings", 8192);
+    set_num(c, "pad_token_id", 0);
+    set_num(c, "rope_theta", 10000.0);
+}
+
+static void phi3_keys(cJSON *c, const uint64_t *dim)
+{
+    set_bool(c, "attention_bias", false);
+    set_num(c, "max_position_embeddings", 4096);
+    set_num(c, "original_max_position_embeddings", 4096);
+    set_num(c, "pad_token_id", 32000);
+    set_item(c, "rope_scaling", cJSON_CreateNull());
+    set_num(c, "rope_theta", 10000.0);
+    set_num(c, "sliding_window", 2047);
 }
 
 static void gemma2_keys(cJSON *c, const uint64_t *dim)
@@ -609,6 +646,15 @@ static int plan_layer(plan *p, const family *f, const cJSON *config, long i,
     bool mbias = config_flag(config, "mlp_bias");
     int rc = 0;
 
+    if (f->fused) {
+        rc |= plan_add(p, i, "self_attn.qkv_proj.weight", K_WEIGHT, q + 2 * kv, h);
+        rc |= plan_add(p, i, "self_attn.o_proj.weight", K_WEIGHT, h, q);
+        rc |= plan_add(p, i, "mlp.gate_up_proj.weight", K_WEIGHT, 2 * in, h);
+        rc |= plan_add(p, i, "mlp.down_proj.weight", K_WEIGHT, h, in);
+        rc |= plan_add(p, i, "input_layernorm.weight", K_NORM, h, 0);
+        rc |= plan_add(p, i, "post_attention_layernorm.weight", K_NORM, h, 0);
+        return rc ? -1 : 0;
+    }
     rc |= plan_add(p, i, "self_attn.q_proj.weight", K_WEIGHT, q, h);
     if (abias)
         rc |= plan_add(p, i, "self_attn.q_proj.bias", K_BIAS, q, 0);

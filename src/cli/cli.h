@@ -25,6 +25,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_trim(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_convert_recipe(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 /* Prints "suture VERB: MESSAGE" on stderr; returns EXIT_USAGE. */
 int cli_fail(const char *verb, const sut_error *err);

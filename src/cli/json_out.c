@@ -237,3 +237,48 @@ cJSON *cli_json_recipe(const recipe *r)
 {
     return recipe_to_json(r);
 }
+
+cJSON *cli_json_probe(const probe_result *r, const char *path)
+{
+    cJSON *o = cJSON_CreateObject(), *layers = cJSON_CreateArray(),
+          *blocks = cJSON_CreateArray();
+    bool ok = o && layers && blocks &&
+              cJSON_AddStringToObject(o, "path", path) &&
+              cJSON_AddNumberToObject(o, "tokens", (double)r->tokens) &&
+              cJSON_AddNumberToObject(o, "predicted", (double)r->predicted) &&
+              cJSON_AddNumberToObject(o, "windows", (double)r->windows) &&
+              cJSON_AddNumberToObject(o, "ctx", (double)r->ctx) &&
+              cJSON_AddNumberToObject(o, "nll", r->nll) &&
+              cJSON_AddNumberToObject(o, "perplexity", r->perplexity);
+    size_t i;
+
+    for (i = 0; ok && i < r->n_layers; i++) {
+        cJSON *l = cJSON_CreateObject();
+        ok = l && cJSON_AddItemToArray(layers, l) &&
+             cJSON_AddNumberToObject(l, "index", (double)i) &&
+             cJSON_AddNumberToObject(l, "angular_distance", r->layers[i].angular_distance) &&
+             cJSON_AddNumberToObject(l, "angular_distance_last",
+                                     r->layers[i].angular_distance_last) &&
+             cJSON_AddNumberToObject(l, "block_influence", r->layers[i].block_influence);
+    }
+    for (i = 0; ok && i < r->n_blocks; i++) {
+        cJSON *b = cJSON_CreateObject();
+        ok = b && cJSON_AddItemToArray(blocks, b) &&
+             cJSON_AddNumberToObject(b, "length", (double)r->blocks[i].length) &&
+             cJSON_AddNumberToObject(b, "start", (double)r->blocks[i].start) &&
+             cJSON_AddNumberToObject(b, "angular_distance", r->blocks[i].angular_distance);
+    }
+    if (ok && cJSON_AddItemToObject(o, "layers", layers)) {
+        layers = NULL;
+        ok = cJSON_AddItemToObject(o, "blocks", blocks);
+        blocks = ok ? NULL : blocks;
+    } else
+        ok = false;
+    cJSON_Delete(layers);
+    cJSON_Delete(blocks);
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}

@@ -16,6 +16,7 @@
 #include "suture/build.h"
 #include "suture/model.h"
 #include "suture/plan.h"
+#include "suture/probe.h"
 #include "suture/recipe.h"
 #include "suture/trim.h"
 #include "suture/verify.h"
@@ -45,5 +46,9 @@ cJSON *cli_json_plan(const plan *p);
 cJSON *cli_json_audit(const audit_report *r);
 cJSON *cli_json_verify(const verify_report *r);
 cJSON *cli_json_recipe(const recipe *r);
+/* {"path", "tokens", "predicted", "windows", "ctx", "nll", "perplexity",
+ *  "layers": [{"index", "angular_distance", "angular_distance_last",
+ *  "block_influence"}], "blocks": [{"length", "start", "angular_distance"}]} */
+cJSON *cli_json_probe(const probe_result *r, const char *path);
 
 #endif

@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"audit", cmd_audit, "check a checkpoint for damage and frankenmerge seams"},
     {"trim", cmd_trim, "remove a redundant lm_head from a tied model"},
     {"verify", cmd_verify, "prove a built checkpoint matches its sources"},
+    {"probe", cmd_probe, "measure a model: perplexity and what each layer changes"},
     {"convert-recipe", cmd_convert_recipe, "print a mergekit config as a JSON recipe"},
 };
 

@@ -11,6 +11,7 @@ ARCH=$ROOT/tests/fuzz/corpus/arch/full     # a family file
 "$GEN" --preset llama --layers 2 -o "$T/m" >/dev/null &&
 "$GEN" --preset gemma2 --layers 2 --redundant-head -o "$T/g" >/dev/null ||
     { fail "gen" "suture-gen failed"; finish; exit; }
+printf '1 2 3 4 5 6 7 8\n' >"$T/ids"
 printf '{"models": {"a": "%s"}, "slices": [{"model": "a", "layers": [0, 2]}]}\n' \
     "$T/m" >"$T/recipe.json"
 "$SUTURE" build "$T/recipe.json" -o "$T/built" --quiet ||
@@ -26,6 +27,7 @@ declare -A operands=(
     [trim]="$T/g -o OUT"
     [verify]="$T/built"
     [convert-recipe]="$T/recipe.json"
+    [probe]="$T/m --tokens $T/ids"
 )
 # The shared options each command takes ("json quiet force arch-file jobs
 # output"), with the value they get.
@@ -37,6 +39,7 @@ declare -A shared=(
     [trim]="json quiet force arch-file output"
     [verify]="json quiet arch-file jobs"
     [convert-recipe]="json"
+    [probe]="json quiet arch-file jobs"
 )
 declare -A value=([arch-file]=$ARCH [jobs]=2 [output]=OUT [shard-size]=1MB [dtype]=f16
                   [model]="a=$T/m" [slices]="a[0:2]")
@@ -71,7 +74,7 @@ one_object() {
     fi
 }
 
-for cmd in inspect plan build audit trim verify convert-recipe; do
+for cmd in inspect plan build audit trim verify convert-recipe probe; do
     for h in -h --help; do
         run "$cmd" "$h"
         expect "$cmd-$h" 0

@@ -45,6 +45,16 @@ expect_eq "gemma2-config" "$(pj "d['tie_word_embeddings'], d['head_dim'], d['sli
 expect_eq "llama-untied" "$(pj "d['tie_word_embeddings'], d['rms_norm_eps'], d['head_dim']" < "$T/llama/config.json")" \
     "(False, 1e-05, 16)"
 
+# phi3 keeps its fused projections; --sliding-window sets the preset's window.
+gen --preset phi3 --layers 2 --sliding-window 4 -o "$T/phi3"
+expect preset-phi3 0
+expect_eq "phi3-fused" "$(field "$T/phi3" "sorted(k[15:] for k in d['digests'] if k.startswith('model.layers.0.'))")" \
+    "['input_layernorm.weight', 'mlp.down_proj.weight', 'mlp.gate_up_proj.weight', 'post_attention_layernorm.weight', 'self_attn.o_proj.weight', 'self_attn.qkv_proj.weight']"
+expect_eq "phi3-window" "$(pj "d['model_type'], d['sliding_window']" < "$T/phi3/config.json")" "('phi3', 4)"
+gen --preset gemma --layers 2 -o "$T/gemma"
+expect_eq "gemma-config" "$(pj "d['model_type'], d['tie_word_embeddings'], d['hidden_act']" < "$T/gemma/config.json")" \
+    "('gemma', True, 'gelu_pytorch_tanh')"
+
 # The index: total_size is the sum of tensor bytes, weight_map sorted,
 # whole layers per shard, embeddings first and lm_head last.
 idx=$T/llama/model.safetensors.index.json
@@ -134,7 +144,7 @@ expect "no-mode" 2 "give exactly one of --preset and --from-config"
 gen --preset llama --from-config c.json -o "$T/x"
 expect "both-modes" 2 "give exactly one of --preset and --from-config"
 gen --preset gpt2 -o "$T/x"
-expect "unknown-preset" 2 "--preset: 'gpt2' is not llama, mistral, qwen2 or gemma2"
+expect "unknown-preset" 2 "--preset: 'gpt2' is not llama, mistral, qwen2, gemma, gemma2 or phi3"
 gen --preset llama --layers 0 -o "$T/x"
 expect "zero-layers" 2 "--layers: '0' is not a whole number from 1 to"
 gen --preset llama --hidden 12x -o "$T/x"
