@@ -92,6 +92,7 @@ typedef struct gguf_kv {
     uint64_t count;         /* array length, 1 for a scalar */
     const unsigned char *raw;
     size_t raw_len;
+    char *text;             /* a string scalar, NUL-terminated; else NULL */
 } gguf_kv;
 
 typedef struct gguf_file gguf_file;
@@ -129,8 +130,9 @@ const gguf_kv *gguf_kv_find(const gguf_file *f, const char *key); /* or NULL */
 int gguf_kv_u64(const gguf_kv *kv, uint64_t *out);
 /* A scalar of any number type as a double. 0, or -1. */
 int gguf_kv_f64(const gguf_kv *kv, double *out);
-/* A string scalar: its bytes (NUL-terminated in memory; *len may be NULL),
- * or NULL when kv is not a string. */
+/* A string scalar: its bytes, NUL-terminated (a NUL inside ends it early;
+ * *len, when not NULL, gets the stored length), or NULL when kv is not a
+ * string. */
 const char *gguf_kv_str(const gguf_kv *kv, size_t *len);
 /* Element i of an integer or bool array that is >= 0. 0, or -1. */
 int gguf_kv_arr_u64(const gguf_kv *kv, uint64_t i, uint64_t *out);

@@ -6,12 +6,14 @@
 #include "cli.h"
 #include "suture/arch.h"
 #include "suture/model.h"
+#include "inspect_gguf.h"
 
 static const char usage_text[] =
     "usage: suture inspect PATH [--json] [--tensors] [--arch-file FILE]\n"
     "\n"
-    "Shows a checkpoint (a model folder or a .safetensors file): architecture,\n"
-    "layers, tensors, parameters, dtypes, shards, tied embeddings, data size.\n"
+    "Shows a checkpoint (a model folder, a .safetensors file, or a .gguf file\n"
+    "or split set): architecture, layers, tensors, parameters, dtypes, shards,\n"
+    "tied embeddings, data size (for GGUF also the metadata).\n"
     "Reads headers only.\n"
     "\n"
     "  --json            print one JSON object\n"
@@ -210,6 +212,8 @@ int cmd_inspect(int argc, char **argv)
     }
     if (!path)
         return cli_usage_error(argv[0], "missing PATH (see --help)");
+    if (inspect_is_gguf(path))
+        return inspect_gguf(argv[0], path, json, tensors);
     if (!(arches = cli_arch_table(arch_file, &err)) ||
         !(m = model_open(path, arches, MODEL_STRICT, &err))) {
         rc = cli_fail(argv[0], &err);

@@ -131,8 +131,10 @@ void gguf_free(gguf_file *f)
 
     if (!f)
         return;
-    for (i = 0; i < f->kv_count; i++)
+    for (i = 0; i < f->kv_count; i++) {
         free(f->kvs[i].key);
+        free(f->kvs[i].text);
+    }
     for (i = 0; i < f->tensor_count; i++)
         free(f->tensors[i].name);
     free(f->kvs);
@@ -283,8 +285,8 @@ const char *gguf_kv_str(const gguf_kv *kv, size_t *len)
     if (kv->type != GGUF_V_STRING)
         return NULL;
     if (len)
-        *len = (size_t)le(kv->raw, 8);
-    return (const char *)kv->raw + 8;
+        *len = kv->raw_len - 8;
+    return kv->text;
 }
 
 int gguf_kv_arr_u64(const gguf_kv *kv, uint64_t i, uint64_t *out)
@@ -869,10 +871,10 @@ static int check_tensor_span(const gguf_file *f, const gguf_tensor *t,
         return -1;
     }
     if (t->offset > f->data_size || t->bytes > f->data_size - t->offset) {
-        sut_error_set(c->err, TFMT "data [%llu, %llu) extends past the end of "
-                      "the data section (%llu bytes)", c->label, t->name,
-                      (unsigned long long)t->offset,
-                      (unsigned long long)t->offset + t->bytes,
+        sut_error_set(c->err, TFMT "data at offset %llu (%llu bytes) extends "
+                      "past the end of the data section (%llu bytes)",
+                      c->label, t->name, (unsigned long long)t->offset,
+                      (unsigned long long)t->bytes,
                       (unsigned long long)f->data_size);
         return -1;
     }
@@ -996,6 +998,23 @@ static int alloc_tables(gguf_file *f, cursor *c, uint64_t nt, uint64_t nkv,
     return 0;
 }
 
+/* A NUL-terminated copy of each string scalar (kv->text). */
+static int copy_strings(gguf_file *f, cursor *c)
+{
+    size_t i;
+
+    for (i = 0; i < f->kv_count; i++) {
+        gguf_kv *kv = &f->kvs[i];
+        if (kv->type != GGUF_V_STRING)
+            continue;
+        if (!(kv->text = strndup((const char *)kv->raw + 8, kv->raw_len - 8))) {
+            sut_error_set(c->err, "%s: out of memory", c->label);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Parses the header through cursor c; f->path and f->file_size are set. */
 static int parse(gguf_file *f, cursor *c)
 {
@@ -1014,7 +1033,7 @@ static int parse(gguf_file *f, cursor *c)
     /* the header buffer stops moving here: point the raw values into it */
     for (i = 0; i < f->kv_count; i++)
         f->kvs[i].raw = c->buf + offs[i];
-    if (check_data(f, c) != 0)
+    if (copy_strings(f, c) != 0 || check_data(f, c) != 0)
         goto out;
     rc = 0;
 out:
