@@ -1,0 +1,115 @@
+# gguf.sh: GGUF files in `suture inspect` (every fixture, split sets,
+# broken files), and the reader cross-checked on every fixture against
+# @huggingface/gguf, an independent parser (skipped when npm or the
+# package cannot be had).
+. tests/cli/lib.sh
+G=$FIX/gguf
+
+# gguf_file OUT [SPLIT_NO SPLIT_COUNT TOTAL TENSOR]: a small valid GGUF
+# (llama, 2 layers, F32) or one file of a split set.
+gguf_file() {
+    python3 - "$@" <<'PY'
+import os, struct, sys
+def s(x): x = x.encode(); return struct.pack("<Q", len(x)) + x
+kv = [s("general.architecture") + struct.pack("<I", 8) + s("llama"),
+      s("llama.block_count") + struct.pack("<II", 4, int(os.environ.get("BC", "2"))),
+      s("llama.feed_forward_length") + struct.pack("<IIQ", 9, 4, 2) + struct.pack("<II", 12, 16)]
+names = ["token_embd.weight", "blk.0.attn_q.weight", "blk.1.attn_q.weight", "output_norm.weight"]
+if len(sys.argv) > 2:
+    no, count, total = map(int, sys.argv[2:5])
+    kv = (kv if no == 0 else []) + [
+        s("split.no") + struct.pack("<IH", 2, no), s("split.count") + struct.pack("<IH", 2, count),
+        s("split.tensors.count") + struct.pack("<Ii", 5, total)]
+    names = sys.argv[5:]
+infos = b"".join(s(n) + struct.pack("<IQIQ", 1, 8, 0, 32 * i) for i, n in enumerate(names))
+h = b"GGUF" + struct.pack("<IQQ", 3, len(names), len(kv)) + b"".join(kv) + infos
+h += bytes(-len(h) % 32)
+open(sys.argv[1], "wb").write(h + bytes(32 * len(names)))
+PY
+}
+
+run inspect "$T/none.gguf"
+expect "missing-file" 2 "suture inspect: none.gguf: cannot open: No such file or directory"
+printf 'GGUF\1\0\0\0' > "$T/v1.gguf"
+run inspect "$T/v1.gguf"
+expect "version-1" 2 "suture inspect: v1.gguf: GGUF version 1 is not supported (only 2 and 3)"
+printf 'GGML____' > "$T/magic.gguf"
+run inspect "$T/magic.gguf"
+expect "bad-magic" 2 'magic.gguf: not a GGUF file (magic 47 47 4d 4c, expected "GGUF")'
+
+gguf_file "$T/small.gguf"
+run inspect "$T/small.gguf"
+expect "small" 0
+expect_out "small-head" "small.gguf: llama, 2 layers"
+expect_out "small-per-layer" "llama.feed_forward_length = [2 x uint32] per layer"
+expect_out "small-tied" "tied        yes (no output.weight)"
+run inspect "$T/small.gguf" --json --tensors
+expect "small-json" 0
+got=$(printf '%s' "$out" | pyjson '(d["format"], d["layer_count"], d["config_layer_count"], d["metadata"]["llama.feed_forward_length"]["values"], d["tensors"][1]["name"], d["tensors"][1]["type"], d["tensors"][3]["offset"])')
+expect_eq "small-json-fields" "$got" "('gguf', 2, 2, [12, 16], 'blk.0.attn_q.weight', 'F32', 96)"
+
+BC=3 gguf_file "$T/bc3.gguf"
+run inspect "$T/bc3.gguf"
+expect "block-count" 0
+expect_out "block-count-head" "bc3.gguf: llama, 2 layers (block_count says 3)"
+expect_out "block-count-issue" "issue       block-count-mismatch: bc3.gguf: llama.block_count is 3 but the tensors hold blk.0 to blk.1"
+expect_out "block-count-not-per-layer" "llama.feed_forward_length = [2 x uint32]
+"
+
+gguf_file "$T/m-00001-of-00002.gguf" 0 2 3 token_embd.weight blk.0.attn_q.weight
+gguf_file "$T/m-00002-of-00002.gguf" 1 2 3 output_norm.weight
+run inspect "$T/m-00002-of-00002.gguf" --json
+expect "split" 0
+got=$(printf '%s' "$out" | pyjson '(d["tensor_count"], len(d["files"]), d["architecture"], d["layer_count"])')
+expect_eq "split-as-one" "$got" "(3, 2, 'llama', 1)"
+rm "$T/m-00002-of-00002.gguf"
+run inspect "$T/m-00001-of-00002.gguf"
+expect "split-missing" 2 "m-00002-of-00002.gguf: cannot open: No such file or directory"
+
+if [ -d "$G" ]; then
+    run inspect "$G/tiny_llama_f32.gguf"
+    expect "f32" 0
+    expect_out "f32-head" "tiny_llama_f32.gguf: llama, 2 layers"
+    run inspect "$G/tiny_llama_q8.gguf"
+    expect_out "q8-types" "types       F32 5 Q8_0 15"
+    run inspect "$G/tiny_kquant.gguf" --tensors
+    expect "kquant" 0
+    expect_out "kquant-head" "tiny_kquant.gguf: kquanttest, 0 layers"
+    expect_out "kquant-types" "types       F32 1 Q2_K 1 Q4_K 1 Q5_K 1 Q6_K 1"
+    run inspect "$G/ggml-vocab-llama-spm.gguf"
+    expect "vocab-only" 0
+    expect_out "vocab-only-head" "ggml-vocab-llama-spm.gguf: llama, 0 layers (block_count says 32)"
+    expect_out "vocab-only-tokens" "tokenizer.ggml.tokens = [32000 x string]"
+    run inspect "$G/llama-2-tiny-random.gguf" --json
+    got=$(printf '%s' "$out" | pyjson '(d["layer_count"], d["tensor_count"], d["tie_word_embeddings"], d["parameters"]["head"], d["types"])')
+    expect_eq "ollama-tiny" "$got" "(1, 12, False, 256000, {'F32': 3, 'F16': 9})"
+else
+    skip "fixtures" "no fixtures at $G"
+fi
+
+# The independent parser: @huggingface/gguf from npm, installed under the
+# build folder on first use.
+NPMDIR=$ROOT/${BUILD:-build}/npm-gguf
+oracle_ready() {
+    [ -d "$NPMDIR/node_modules/@huggingface/gguf" ] && return 0
+    command -v npm >/dev/null && command -v node >/dev/null || return 1
+    mkdir -p "$NPMDIR" &&
+        timeout 180 npm install --prefix "$NPMDIR" --no-audit --no-fund --silent \
+            @huggingface/gguf@0.4.6 >/dev/null 2>&1
+}
+TYPES="F32=0 F16=1 Q4_0=2 Q4_1=3 Q5_0=6 Q5_1=7 Q8_0=8 Q8_1=9 Q2_K=10 Q3_K=11 Q4_K=12 Q5_K=13 Q6_K=14 Q8_K=15 BF16=30"
+if [ ! -d "$G" ]; then
+    skip "oracle-gguf" "no fixtures at $G"
+elif ! oracle_ready; then
+    skip "oracle-gguf" "@huggingface/gguf@0.4.6 not installable (npm or network missing)"
+else
+    for f in "$G"/*.gguf "$T/small.gguf"; do
+        name=$(basename "$f" .gguf)
+        want=$(NODE_PATH="$NPMDIR/node_modules" node "$ROOT/tests/cli/gguf_oracle.js" "$f" 2>&1)
+        run inspect "$f" --json --tensors
+        got=$(printf '%s' "$out" | python3 "$ROOT/tests/cli/gguf_norm.py" $TYPES 2>&1)
+        same=$(python3 "$ROOT/tests/cli/gguf_norm.py" --same "$got" "$want" 2>&1)
+        if [ "$same" = True ]; then ok "oracle-$name"; else fail "oracle-$name" "suture: ${got:0:400}" "oracle: ${want:0:400}"; fi
+    done
+fi
+finish
