@@ -174,4 +174,50 @@ const gguf_file *gguf_set_file(const gguf_set *s, size_t i);
 /* The file holding the metadata (the first). */
 const gguf_file *gguf_set_meta(const gguf_set *s);
 
+/* ---- the writer -------------------------------------------------------
+ * Usage: gguf_writer_create; gguf_writer_kv* and gguf_writer_add any number
+ * of times (keys and names unique); gguf_writer_begin writes the header
+ * (version 3) and the padding to the alignment; then the bytes of each
+ * tensor in the order added, through gguf_writer_write, _copy and _zero
+ * (each tensor's data starts at a multiple of the alignment: the writer
+ * pads between tensors and after the last one, as ggml does);
+ * gguf_writer_finish checks every byte was written, fsyncs and closes.
+ * Memory is proportional to the header, not the data. */
+typedef struct gguf_writer gguf_writer;
+
+/* Creates (O_EXCL) the file at path; alignment is a power of two (its
+ * general.alignment key, when not 32, is the caller's to add). */
+gguf_writer *gguf_writer_create(const char *path, uint32_t alignment,
+                                sut_error *err);
+/* Adds a metadata entry whose value is encoded as in gguf_kv (raw: for an
+ * array the element bytes, count elements of type elem). 0 or -1. */
+int gguf_writer_kv(gguf_writer *w, const char *key, uint32_t type,
+                   uint32_t elem, uint64_t count, const void *raw,
+                   size_t raw_len, sut_error *err);
+int gguf_writer_kv_u32(gguf_writer *w, const char *key, uint32_t v,
+                       sut_error *err);
+int gguf_writer_kv_u16(gguf_writer *w, const char *key, uint16_t v,
+                       sut_error *err);
+int gguf_writer_kv_i32(gguf_writer *w, const char *key, int32_t v,
+                       sut_error *err);
+int gguf_writer_kv_str(gguf_writer *w, const char *key, const char *s,
+                       sut_error *err);
+/* Declares the next tensor. 0, or -1 (duplicate or bad name, unknown type,
+ * row not whole blocks, size overflow). */
+int gguf_writer_add(gguf_writer *w, const char *name, uint32_t type,
+                    size_t ndim, const uint64_t *ne, sut_error *err);
+int gguf_writer_begin(gguf_writer *w, sut_error *err);
+int gguf_writer_write(gguf_writer *w, const void *buf, size_t n,
+                      sut_error *err);
+/* n bytes from src_fd at src_off through the copy engine. */
+int gguf_writer_copy(gguf_writer *w, int src_fd, uint64_t src_off,
+                     uint64_t n, sut_error *err);
+int gguf_writer_zero(gguf_writer *w, uint64_t n, sut_error *err);
+/* The data bytes declared so far (tensors and padding between them). */
+uint64_t gguf_writer_data_size(const gguf_writer *w);
+int gguf_writer_finish(gguf_writer *w, sut_error *err);
+/* Frees the writer; an unfinished file is closed and removed. NULL is a
+ * no-op. */
+void gguf_writer_free(gguf_writer *w);
+
 #endif

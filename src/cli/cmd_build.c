@@ -9,6 +9,7 @@
 #include "suture/build.h"
 #include "cli.h"
 #include "plan_args.h"
+#include "gguf_cmds.h"
 #include "progress.h"
 
 static const char usage[] =
@@ -166,6 +167,8 @@ int cmd_build(int argc, char **argv)
             printf("%s%s", usage, plan_args_usage);
         return rc;
     }
+    if ((rc = gguf_cli_build(&a.pa, &a.bo, a.quiet, a.json)) >= 0)
+        return rc;
     if ((rc = plan_args_open("build", &a.pa, &p, &r, &t)) != 0)
         return rc;
     if (!a.quiet && !a.json)

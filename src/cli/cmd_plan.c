@@ -9,6 +9,7 @@
 #include "suture/plan.h"
 #include "cli.h"
 #include "plan_args.h"
+#include "gguf_cmds.h"
 
 const char plan_args_usage[] =
     "  RECIPE              a JSON recipe or a mergekit passthrough YAML config\n"
@@ -104,7 +105,7 @@ int plan_args_take(const char *verb, int argc, char **argv, int *i,
     return 1;
 }
 
-static recipe *load_recipe(const char *verb, const struct plan_args *a, sut_error *err)
+recipe *plan_args_recipe(const char *verb, const struct plan_args *a, sut_error *err)
 {
     if (a->recipe_path && (a->slices || a->nmodels)) {
         cli_usage_error(verb, "give a RECIPE or -m/--slices, not both");
@@ -136,7 +137,7 @@ int plan_args_open(const char *verb, const struct plan_args *a, plan **p,
 
     *p = NULL;
     *t = NULL;
-    if (!(*r = load_recipe(verb, a, &err)))
+    if (!(*r = plan_args_recipe(verb, a, &err)))
         return EXIT_USAGE;
     if (!(*t = cli_arch_table(a->arch_file, &err)) ||
         !(*p = plan_make(*r, *t, &a->opt, &err))) {
@@ -174,6 +175,8 @@ int cmd_plan(int argc, char **argv)
         if (rc != 1)
             return rc;
     }
+    if ((rc = gguf_cli_plan(&a, json)) >= 0)
+        return rc;
     if ((rc = plan_args_open("plan", &a, &p, &r, &t)) != 0)
         return rc;
     if (json) {
