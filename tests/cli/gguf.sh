@@ -21,10 +21,13 @@ if len(sys.argv) > 2:
         s("split.no") + struct.pack("<IH", 2, no), s("split.count") + struct.pack("<IH", 2, count),
         s("split.tensors.count") + struct.pack("<Ii", 5, total)]
     names = sys.argv[5:]
-infos = b"".join(s(n) + struct.pack("<IQIQ", 1, 8, 0, 32 * i) for i, n in enumerate(names))
+ty, ne = int(os.environ.get("TY", "0")), int(os.environ.get("NE", "8"))
+size = {0: 4 * ne, 17: ne // 256 * 74}[ty]
+step = -(-size // 32) * 32
+infos = b"".join(s(n) + struct.pack("<IQIQ", 1, ne, ty, step * i) for i, n in enumerate(names))
 h = b"GGUF" + struct.pack("<IQQ", 3, len(names), len(kv)) + b"".join(kv) + infos
 h += bytes(-len(h) % 32)
-open(sys.argv[1], "wb").write(h + bytes(32 * len(names)))
+open(sys.argv[1], "wb").write(h + bytes(step * len(names)))
 PY
 }
 
@@ -66,7 +69,57 @@ rm "$T/m-00002-of-00002.gguf"
 run inspect "$T/m-00001-of-00002.gguf"
 expect "split-missing" 2 "m-00002-of-00002.gguf: cannot open: No such file or directory"
 
+# plan and build: what is refused, and how.
+run plan -m a="$T/small.gguf" --slices "a[0:2], a[1:2]"
+expect "plan" 0
+expect_out "plan-map" "  2-2 <- a 1-1"
+run plan -m a="$T/small.gguf" --slices "a[0:5]"
+expect "plan-range" 2 "slice 0: model 'a' has 2 layers, [0:5] goes past them"
+run plan -m a="$T/small.gguf" --slices "a[0:2]" --dtype f16
+expect "plan-dtype" 2 "--dtype does not apply to GGUF models"
+TY=17 NE=256 gguf_file "$T/iq.gguf"
+run plan -m a="$T/iq.gguf" --slices "a[0:2]*attn_q=0.5"
+expect "plan-scale-iq" 2 "model 'a': tensor 'blk.0.attn_q.weight' is IQ2_XS: a scale of 0.5 needs re-quantizing"
+run plan -m a="$T/iq.gguf" --slices "a[0:2]*attn_q=0"
+expect "plan-scale-iq-zero" 0
+run build -m a="$T/small.gguf" --slices "a[0:2], a[1:2]" -o "$T/out.gguf" --json
+expect "build" 0
+got=$(printf '%s' "$out" | pyjson '(d["format"], d["layer_count"], d["files"])')
+expect_eq "build-json" "$got" "('gguf', 3, 1)"
+run inspect "$T/out.gguf" --json --tensors
+got=$(printf '%s' "$out" | pyjson '(d["layer_count"], d["metadata"]["llama.block_count"], d["metadata"]["llama.feed_forward_length"]["values"], d["metadata"]["suture.layer_sources"]["count"], [t["name"] for t in d["tensors"]])')
+expect_eq "build-output" "$got" "(3, 3, [12, 16, 16], 3, ['token_embd.weight', 'blk.0.attn_q.weight', 'blk.1.attn_q.weight', 'blk.2.attn_q.weight', 'output_norm.weight'])"
+ls -a "$T" | grep -q suture-tmp && fail "build-no-staging-left" "$(ls -a "$T")" || ok "build-no-staging-left"
+run build -m a="$T/small.gguf" --slices "a[0:2]" -o "$T/out.gguf"
+expect "build-exists" 2 "out.gguf: already exists (--force replaces it)"
+run build -m a="$T/small.gguf" --slices "a[0:2]" -o "$T/out.gguf" --force --quiet
+expect "build-force" 0
+run build -m a="$T/small.gguf" --slices "a[0:2]" -o "$T/small.gguf" --force
+expect "build-onto-input" 2 "small.gguf: is an input file of model 'a'"
+printf 'hello' > "$T/notes.gguf"
+run build -m a="$T/small.gguf" --slices "a[0:2]" -o "$T/notes.gguf" --force
+expect "build-force-not-gguf" 2 "notes.gguf: is not a GGUF file (--force replaces only a GGUF file)"
+expect_eq "build-force-not-gguf-kept" "$(cat "$T/notes.gguf")" "hello"
+run build -m a="$T/small.gguf" --slices "a[0:2]" -o "$T/out-dir"
+expect "build-not-gguf-name" 2 "out-dir: a GGUF output is a file named NAME.gguf"
+run build -m a="$T/small.gguf" --slices "a[0:2], a[0:2]" -o "$T/sp.gguf" --shard-size 64 --quiet
+expect "build-split" 0
+expect_eq "build-split-files" "$(cd "$T" && ls sp-*)" "sp-00001-of-00003.gguf
+sp-00002-of-00003.gguf
+sp-00003-of-00003.gguf"
+run inspect "$T/sp-00002-of-00003.gguf" --json
+got=$(printf '%s' "$out" | pyjson '(d["tensor_count"], d["layer_count"], d["metadata"]["split.count"])')
+expect_eq "build-split-reads-back" "$got" "(6, 4, 3)"
+
 if [ -d "$G" ]; then
+    run plan -m a="$G/tiny_llama_f32.gguf" -m b="$FIX/hf/tiny-llama" --slices "a[0:1], b[1:2]"
+    expect "plan-mixed" 2 "model 'b' ($FIX/hf/tiny-llama) is not a GGUF file: a recipe takes GGUF models or safetensors models, not both"
+    run plan -m a="$G/tiny_llama_f32.gguf" -m b="$G/tiny_kquant.gguf" --slices "a[0:1], b[0:0]"
+    expect "plan-arch" 2 "models 'a' (llama) and 'b' (kquanttest) are of different architectures"
+    run plan -m a="$G/tiny_llama_f32.gguf" -m b="$G/tiny_llama_q8.gguf" --slices "a[0:1], b[1:2]"
+    expect "plan-tokenizer" 2 "models 'a' and 'b' have different tokenizers (tokenizer.ggml.tokens differs)"
+    run plan -m a="$G/tiny_llama_f32.gguf" -m b="$G/tiny_llama_f16.gguf" --slices "a[0:1], b[1:2]"
+    expect "plan-f32-f16" 0
     run inspect "$G/tiny_llama_f32.gguf"
     expect "f32" 0
     expect_out "f32-head" "tiny_llama_f32.gguf: llama, 2 layers"
