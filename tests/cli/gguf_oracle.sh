@@ -52,6 +52,11 @@ for f in tiny_llama_f32 tiny_llama_f16 tiny_llama_q8 llama-2-tiny-random; do
     run build -m a="$src" --slices "a[0:$L]" -o "$T/$f-id.gguf" --quiet
     expect "$f-identity-build" 0
     same_logits "$f-identity-logits" "$orig" "$(logits "$T/$f-id.gguf")" 0
+    # identity blocks (LLaMA-Pro): output projections scaled by 0 (zero
+    # blocks in every type) make the added layers pass the residual through
+    run build -m a="$src" --slices "a[0:$L], a[0:$L]*attn_output|ffn_down=0" -o "$T/$f-zero.gguf" --quiet
+    expect "$f-zero-build" 0
+    same_logits "$f-zero-identity-logits" "$orig" "$(logits "$T/$f-zero.gguf")" 0
     for spec in "rep:a[0:$L], a[0:$L]" "splice:a[0:1], a[$last:$L], a[0:$L]" \
                 "inter:a[0:1], a[0:1], a[$last:$L], a[$last:$L]"; do
         name=${spec%%:*}
@@ -100,4 +105,21 @@ expect "q8-merge-build" 0
 run inspect "$T/q8-merge.gguf"
 expect_out "q8-merge-types" "Q8_0"
 same_logits "q8-merge-equals-quantized-f32-merge" "$(logits "$T/merge-then-q8.gguf")" "$(logits "$T/q8-merge.gguf")" 0
+
+# Scales: a power of two scales F32 exactly in both formats, and commutes
+# with Q8_0 and Q4_0 quantization, so scaling the block scales of a
+# quantized stack equals quantizing the scaled F32 stack.
+SCALED="a[0:2], a[1:2]*down=2"
+run build -m a="$HF" --slices "$SCALED" -o "$T/st-scaled" --quiet
+conv "$T/st-scaled" "$T/st-scaled.gguf"
+run build -m a="$T/base.gguf" --slices "$SCALED" -o "$T/gguf-scaled.gguf" --quiet
+expect "f32-scaled-build" 0
+same_logits "f32-scaled-equals-converted-st-scaled" "$(logits "$T/st-scaled.gguf")" "$(logits "$T/gguf-scaled.gguf")" 0
+for q in Q8_0 Q4_0; do
+    "$ORA/bin/llama-quantize" "$T/base.gguf" "$T/base-$q.gguf" $q >/dev/null 2>&1
+    "$ORA/bin/llama-quantize" "$T/gguf-scaled.gguf" "$T/scaled-then-$q.gguf" $q >/dev/null 2>&1
+    run build -m a="$T/base-$q.gguf" --slices "$SCALED" -o "$T/$q-scaled.gguf"
+    expect "$q-scaled-build" 0 "quantized tensors are scaled by multiplying their block scales"
+    same_logits "$q-scaled-equals-quantized-scaled-f32" "$(logits "$T/scaled-then-$q.gguf")" "$(logits "$T/$q-scaled.gguf")" 0
+done
 finish
