@@ -7,6 +7,8 @@
 #include "suture/format.h"
 #include "suture/audit.h"
 #include "cli.h"
+#include "gguf_cmds.h"
+#include "inspect_gguf.h"
 #include "progress.h"
 
 #define BASES_MAX 64
@@ -213,5 +215,7 @@ int cmd_audit(int argc, char **argv)
         }
     if (parse(argc, argv, &a) != 0)
         return EXIT_USAGE;
+    if (inspect_is_gguf(a.path))
+        return gguf_cli_audit(a.path, a.opt.bases, a.opt.nbases, a.json, a.strict);
     return run(&a);
 }

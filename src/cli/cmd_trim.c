@@ -6,6 +6,8 @@
 #include "suture/format.h"
 #include "suture/trim.h"
 #include "cli.h"
+#include "gguf_cmds.h"
+#include "inspect_gguf.h"
 #include "progress.h"
 
 static const char usage[] =
@@ -149,6 +151,8 @@ int cmd_trim(int argc, char **argv)
         }
     if (parse(argc, argv, &a) != 0)
         return EXIT_USAGE;
+    if (inspect_is_gguf(a.path))
+        return gguf_cli_trim(a.path, a.opt.out, a.in_place, a.opt.force, a.json, a.quiet);
     if (!(t = cli_arch_table(a.arch_file, &err)) ||
         trim_with_bar(&a, t, &res, &err) != 0) {
         cli_fail("trim", &err);

@@ -14,7 +14,7 @@ def s(x): x = x.encode(); return struct.pack("<Q", len(x)) + x
 kv = [s("general.architecture") + struct.pack("<I", 8) + s("llama"),
       s("llama.block_count") + struct.pack("<II", 4, int(os.environ.get("BC", "2"))),
       s("llama.feed_forward_length") + struct.pack("<IIQ", 9, 4, 2) + struct.pack("<II", 12, 16)]
-names = ["token_embd.weight", "blk.0.attn_q.weight", "blk.1.attn_q.weight", "output_norm.weight"]
+names = os.environ.get("NAMES", "token_embd.weight blk.0.attn_q.weight blk.1.attn_q.weight output_norm.weight").split()
 if len(sys.argv) > 2:
     no, count, total = map(int, sys.argv[2:5])
     kv = (kv if no == 0 else []) + [
@@ -111,7 +111,42 @@ run inspect "$T/sp-00002-of-00003.gguf" --json
 got=$(printf '%s' "$out" | pyjson '(d["tensor_count"], d["layer_count"], d["metadata"]["split.count"])')
 expect_eq "build-split-reads-back" "$got" "(6, 4, 3)"
 
+# audit and trim (the generated tensors are all zeros: the head equals the
+# embeddings, the layers each other).
+NAMES="token_embd.weight blk.0.attn_q.weight blk.1.attn_q.weight output_norm.weight output.weight" gguf_file "$T/head.gguf"
+run audit "$T/head.gguf" --json
+expect "audit-json" 0
+got=$(printf '%s' "$out" | pyjson '[(f["code"], f["severity"]) for f in d["findings"]], d["warnings"]')
+expect_eq "audit-findings" "$got" "([('redundant-lm-head', 'warning'), ('duplicate-layers', 'info')], 1)"
+run audit "$T/out.gguf" --base a="$T/none.gguf"
+expect "audit-base-missing" 2 "base 'a': none.gguf: cannot open"
+run trim "$T/small.gguf" -o "$T/small-trim.gguf"
+expect "trim-nothing" 0
+expect_out "trim-nothing-why" "nothing to trim: no output.weight (the head is already tied) (no output written)"
+[ ! -e "$T/small-trim.gguf" ] && ok "trim-nothing-no-file" || fail "trim-nothing-no-file" "file written"
+run trim "$T/head.gguf" -o "$T/head-trim.gguf" --json
+expect "trim" 0
+got=$(printf '%s' "$out" | pyjson '(d["trimmed"], d["identical"], d["parameters"], d["bytes"])')
+expect_eq "trim-json" "$got" "(True, True, 8, 32)"
+run inspect "$T/head-trim.gguf" --json
+got=$(printf '%s' "$out" | pyjson '(d["tensor_count"], d["tie_word_embeddings"], d["metadata"]["llama.block_count"])')
+expect_eq "trim-output" "$got" "(4, True, 2)"
+run trim "$T/head.gguf" -o "$T/head-trim.gguf"
+expect "trim-exists" 2 "head-trim.gguf: already exists"
+cp "$T/head.gguf" "$T/head2.gguf"
+run trim "$T/head2.gguf" --in-place --quiet
+expect "trim-in-place" 0
+run audit "$T/head2.gguf" --strict
+expect "trim-in-place-clean" 0
+
 if [ -d "$G" ]; then
+    run build -m a="$G/tiny_llama_q8.gguf" --slices "a[0:2], a[1:2], a[0:1]" -o "$T/q8s.gguf" --quiet
+    run audit "$T/q8s.gguf" --base a="$G/tiny_llama_q8.gguf"
+    expect "audit-base" 0
+    expect_out "audit-provenance" "provenance: 0-1 <- a 0-1; 2 <- a 1; 3 <- a 0"
+    expect_out "audit-duplicates" "info duplicate-layers: q8s.gguf: layers 0, 3 are byte-identical"
+    run trim "$G/llama-2-tiny-random.gguf" -o "$T/untied.gguf"
+    expect_out "trim-untied" "nothing to trim: output.weight differs from token_embd.weight (an untied head; --force drops it)"
     run plan -m a="$G/tiny_llama_f32.gguf" -m b="$FIX/hf/tiny-llama" --slices "a[0:1], b[1:2]"
     expect "plan-mixed" 2 "model 'b' ($FIX/hf/tiny-llama) is not a GGUF file: a recipe takes GGUF models or safetensors models, not both"
     run plan -m a="$G/tiny_llama_f32.gguf" -m b="$G/tiny_kquant.gguf" --slices "a[0:1], b[0:0]"

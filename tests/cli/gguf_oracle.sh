@@ -122,4 +122,24 @@ for q in Q8_0 Q4_0; do
     expect "$q-scaled-build" 0 "quantized tensors are scaled by multiplying their block scales"
     same_logits "$q-scaled-equals-quantized-scaled-f32" "$(logits "$T/scaled-then-$q.gguf")" "$(logits "$T/$q-scaled.gguf")" 0
 done
+
+# audit and trim: a redundant head (output.weight equal to the embeddings)
+# is found, trim drops it, and llama.cpp (which then ties) gives the same
+# logits.
+"$TOOLS/suture-gen" --preset llama --layers 2 --hidden 64 --intermediate 128 --heads 4 \
+    --kv-heads 2 --vocab 96 --redundant-head -o "$T/rh" >/dev/null
+conv "$T/rh" "$T/rh.gguf"
+run audit "$T/rh.gguf"
+expect "audit-redundant-head" 0
+expect_out "audit-redundant-head-finding" "warning redundant-lm-head: rh.gguf: output.weight is byte-identical to token_embd.weight"
+run audit "$T/rh.gguf" --strict
+expect "audit-redundant-head-strict" 1
+run trim "$T/rh.gguf" -o "$T/rh-trim.gguf"
+expect "trim-redundant-head" 0
+expect_out "trim-redundant-head-out" "removed 'output.weight': 6,144 parameters"
+run inspect "$T/rh-trim.gguf"
+expect_out "trim-tied" "tied        yes (no output.weight)"
+same_logits "trim-same-logits" "$(logits "$T/rh.gguf")" "$(logits "$T/rh-trim.gguf")" 0
+run audit "$T/rh-trim.gguf" --strict
+expect "trim-audit-clean" 0
 finish
