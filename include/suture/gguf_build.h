@@ -21,8 +21,9 @@
  * {arch}.block_count set to the output layer count and every per-layer
  * array rebuilt from the layers' models; split.* and suture.* keys
  * dropped; tokenizer.* keys from the tokenizer donor; then
- * suture.version, suture.recipe (the recipe as JSON text) and
- * suture.layer_sources (one "MODEL:LAYER" string per output layer).
+ * suture.version, suture.recipe (the recipe as JSON text), suture.models
+ * (JSON text: {"NAME": "/absolute/path"}) and suture.layer_sources (one
+ * "MODEL:LAYER" string per output layer).
  * The alignment is the config donor's. */
 #ifndef SUTURE_GGUF_BUILD_H
 #define SUTURE_GGUF_BUILD_H
@@ -91,5 +92,23 @@ char *gbuild_file_name(const char *out, size_t i, size_t n);
  * -1 with err set; nothing is left at out on failure. */
 int gbuild_run(const gbuild_plan *p, const char *out, bool force,
                const volatile sig_atomic_t *cancel, sut_error *err);
+
+/* What gbuild_verify found. */
+typedef struct gbuild_verify_result {
+    size_t checked, copies, recomputed;
+    char **problems;       /* nproblems lines naming the tensor */
+    size_t nproblems;
+} gbuild_verify_result;
+
+/* Verifies a GGUF written by gbuild_run: re-plans its suture.recipe with
+ * the models of suture.models and checks every output tensor against its
+ * source (type and shape; bytes by hash for copies, zero for scale 0,
+ * recomputed for other scales), and that the output holds exactly the
+ * planned tensors. 0 (problems listed in res; free with
+ * gbuild_verify_clear), or -1 with err set when it cannot run (no
+ * provenance, a source missing). */
+int gbuild_verify(const char *path, gbuild_verify_result *res,
+                  sut_error *err);
+void gbuild_verify_clear(gbuild_verify_result *res);
 
 #endif

@@ -5,6 +5,8 @@
 
 #include "suture/verify.h"
 #include "cli.h"
+#include "gguf_cmds.h"
+#include "inspect_gguf.h"
 #include "progress.h"
 
 static const char usage[] =
@@ -100,6 +102,8 @@ int cmd_verify(int argc, char **argv)
         }
     if (parse(argc, argv, &a) != 0)
         return EXIT_USAGE;
+    if (inspect_is_gguf(a.path))
+        return gguf_cli_verify(a.path, a.json, a.quiet);
     if (!(t = cli_arch_table(a.arch_file, &err)) ||
         !(r = verify_with_bar(&a, t, &err))) {
         cli_fail("verify", &err);

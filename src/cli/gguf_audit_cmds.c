@@ -4,6 +4,7 @@
 
 #include "suture/format.h"
 #include "suture/gguf_audit.h"
+#include "suture/gguf_build.h"
 #include "cli.h"
 #include "gguf_cmds.h"
 
@@ -119,4 +120,38 @@ int gguf_cli_trim(const char *path, const char *out, bool in_place, bool force,
            fmt_bytes(res.bytes, bytes, sizeof(bytes)));
     printf("%s %s\n", in_place ? "trimmed in place:" : "wrote", in_place ? path : out);
     return EXIT_OK;
+}
+
+int gguf_cli_verify(const char *path, bool json, bool quiet)
+{
+    gbuild_verify_result res;
+    sut_error err;
+    cJSON *o, *arr;
+    size_t i;
+    int rc;
+
+    if (gbuild_verify(path, &res, &err) != 0)
+        return cli_fail("verify", &err);
+    rc = res.nproblems ? EXIT_FOUND : EXIT_OK;
+    if (json) {
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", path);
+        cJSON_AddNumberToObject(o, "checked", (double)res.checked);
+        cJSON_AddNumberToObject(o, "copies", (double)res.copies);
+        cJSON_AddNumberToObject(o, "recomputed", (double)res.recomputed);
+        arr = cJSON_AddArrayToObject(o, "problems");
+        for (i = 0; i < res.nproblems; i++)
+            cJSON_AddItemToArray(arr, cJSON_CreateString(res.problems[i]));
+        if (cli_print_json(o) != 0)
+            rc = EXIT_USAGE;
+    } else {
+        for (i = 0; i < res.nproblems; i++)
+            printf("differs: %s\n", res.problems[i]);
+        if (!quiet || res.nproblems)
+            printf("%s: %zu tensors checked (%zu copies, %zu recomputed), %zu "
+                   "differ%s\n", path, res.checked, res.copies, res.recomputed,
+                   res.nproblems, res.nproblems == 1 ? "s" : "");
+    }
+    gbuild_verify_clear(&res);
+    return rc;
 }

@@ -23,5 +23,8 @@ int gguf_cli_audit(const char *path, const audit_base *bases, size_t nbases,
 /* `suture trim` on a GGUF model. */
 int gguf_cli_trim(const char *path, const char *out, bool in_place, bool force,
                   bool json, bool quiet);
+/* `suture verify` on a GGUF written by suture build: exit 1 when some
+ * tensor differs. */
+int gguf_cli_verify(const char *path, bool json, bool quiet);
 
 #endif

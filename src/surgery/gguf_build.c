@@ -192,21 +192,41 @@ static int write_sources(job *j, sut_error *err)
     return rc;
 }
 
+/* {"NAME": "/absolute/path", ...} as JSON text (caller frees), or NULL. */
+static char *models_json(const gbuild_plan *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    char abs[PATH_MAX], *text;
+    size_t i;
+
+    for (i = 0; o && i < p->r->nmodels; i++) {
+        const char *path = p->r->models[i].path;
+        cJSON_AddStringToObject(o, p->r->models[i].name,
+                                realpath(path, abs) ? abs : path);
+    }
+    text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return text;
+}
+
 static int write_provenance(job *j, sut_error *err)
 {
     cJSON *r = recipe_to_json(j->p->r);
-    char *text = r ? cJSON_PrintUnformatted(r) : NULL;
-    int rc;
+    char *text = r ? cJSON_PrintUnformatted(r) : NULL, *models = models_json(j->p);
+    int rc = -1;
 
     cJSON_Delete(r);
-    if (!text) {
+    if (!text || !models) {
         sut_error_set(err, "out of memory");
-        return -1;
+        goto out;
     }
     rc = gguf_writer_kv_str(j->w[0], "suture.version", SUTURE_VERSION, err) ||
          gguf_writer_kv_str(j->w[0], "suture.recipe", text, err) ||
+         gguf_writer_kv_str(j->w[0], "suture.models", models, err) ||
          write_sources(j, err) ? -1 : 0;
+out:
     free(text);
+    free(models);
     return rc;
 }
 
@@ -300,18 +320,24 @@ static bool float_type(uint32_t type, st_dtype *dt)
     return type == GGUF_F32 || type == GGUF_F16 || type == GGUF_BF16;
 }
 
+void gbuild_scale(uint32_t type, float scale, const void *src, void *dst,
+                  size_t n)
+{
+    st_dtype dt;
+
+    if (float_type(type, &dt)) {
+        cv_apply(dt, dt, scale, src, dst, n / gguf_type_size(type));
+    } else {
+        memcpy(dst, src, n);
+        scale_blocks(type, scale, dst, n);
+    }
+}
+
 static int scale_chunk(void *ctx, const void *buf, size_t n, sut_error *err)
 {
     scale_ctx *c = ctx;
-    st_dtype dt;
 
-    if (float_type(c->type, &dt)) {
-        cv_apply(dt, dt, c->scale, buf, c->j->buf2,
-                 n / gguf_type_size(c->type));
-    } else {
-        memcpy(c->j->buf2, buf, n);
-        scale_blocks(c->type, c->scale, c->j->buf2, n);
-    }
+    gbuild_scale(c->type, c->scale, buf, c->j->buf2, n);
     return gguf_writer_write(c->w, c->j->buf2, n, err);
 }
 

@@ -24,4 +24,10 @@ bool gbuild_path_is_gguf(const char *path);
 /* True when a scale other than 0 and 1 can be applied to the type. */
 bool gbuild_scalable(uint32_t type);
 
+/* Writes n bytes of tensor data of type `type` scaled by scale (not 0 or
+ * 1; gbuild_scalable(type)) from src to dst: elements for F32/F16/BF16,
+ * the F16 block scales for quantized types. n is whole elements/blocks. */
+void gbuild_scale(uint32_t type, float scale, const void *src, void *dst,
+                  size_t n);
+
 #endif

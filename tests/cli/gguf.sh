@@ -145,6 +145,17 @@ if [ -d "$G" ]; then
     expect "audit-base" 0
     expect_out "audit-provenance" "provenance: 0-1 <- a 0-1; 2 <- a 1; 3 <- a 0"
     expect_out "audit-duplicates" "info duplicate-layers: q8s.gguf: layers 0, 3 are byte-identical"
+    run build -m a="$G/tiny_llama_q8.gguf" --slices "a[0:2], a[1:2]*ffn_down=0.5, a[0:1]*attn_output=0" -o "$T/v.gguf" --quiet
+    run verify "$T/v.gguf"
+    expect "verify" 0
+    expect_out "verify-counts" "v.gguf: 38 tensors checked (36 copies, 2 recomputed), 0 differ"
+    cp "$T/v.gguf" "$T/v2.gguf"
+    python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-40] ^= 1; open(sys.argv[1], "wb").write(b)' "$T/v2.gguf"
+    run verify "$T/v2.gguf"
+    expect "verify-differs" 1
+    expect_out "verify-differs-named" "differs: tensor 'output_norm.weight': bytes differ from a copy of 'output_norm.weight' of model 'a'"
+    run verify "$G/tiny_llama_q8.gguf"
+    expect "verify-no-provenance" 2 "tiny_llama_q8.gguf: no suture.recipe and suture.models (not written by suture build)"
     run trim "$G/llama-2-tiny-random.gguf" -o "$T/untied.gguf"
     expect_out "trim-untied" "nothing to trim: output.weight differs from token_embd.weight (an untied head; --force drops it)"
     run plan -m a="$G/tiny_llama_f32.gguf" -m b="$FIX/hf/tiny-llama" --slices "a[0:1], b[1:2]"
