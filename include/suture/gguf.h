@@ -212,6 +212,7 @@ int gguf_writer_write(gguf_writer *w, const void *buf, size_t n,
 /* n bytes from src_fd at src_off through the copy engine. */
 int gguf_writer_copy(gguf_writer *w, int src_fd, uint64_t src_off,
                      uint64_t n, sut_error *err);
+/* n zero bytes, left as a hole of the new file (no write). */
 int gguf_writer_zero(gguf_writer *w, uint64_t n, sut_error *err);
 /* The data bytes declared so far (tensors and padding between them). */
 uint64_t gguf_writer_data_size(const gguf_writer *w);
