@@ -799,6 +799,93 @@ START_TEST(test_fixture_prefixes)
 }
 END_TEST
 
+/* ---- the writer ------------------------------------------------------- */
+
+START_TEST(test_writer_round_trip)
+{
+    const char *dir = tu_tmpdir();
+    char path[600];
+    sut_error err = {{0}};
+    uint64_t ne[2] = {256, 2}, ne1 = 3;
+    unsigned char q[288], f[6] = {1, 2, 3, 4, 5, 6};
+    gguf_writer *w;
+    gguf_file *g;
+    FILE *fp;
+    size_t i;
+
+    for (i = 0; i < sizeof(q); i++)
+        q[i] = (unsigned char)(i * 7);
+    snprintf(path, sizeof(path), "%s/w.gguf", dir);
+    w = gguf_writer_create(path, 64, &err);
+    ck_assert_msg(w != NULL, "%s", err.msg);
+    ck_assert_int_eq(gguf_writer_kv_str(w, "general.architecture", "llama", &err), 0);
+    ck_assert_int_eq(gguf_writer_kv_u32(w, "general.alignment", 64, &err), 0);
+    ck_assert_int_eq(gguf_writer_kv_u32(w, "general.alignment", 64, &err), -1);
+    tu_assert_contains(err.msg, "w.gguf: key 'general.alignment': added twice");
+    ck_assert_int_eq(gguf_writer_add(w, "q", GGUF_Q4_K, 2, ne, &err), 0);
+    ck_assert_int_eq(gguf_writer_add(w, "f", GGUF_F16, 1, &ne1, &err), 0);
+    ck_assert_int_eq(gguf_writer_add(w, "z", GGUF_Q8_0, 1, &ne[0], &err), 0);
+    ck_assert_int_eq(gguf_writer_add(w, "bad", GGUF_Q8_0, 1, &ne1, &err), -1);
+    tu_assert_contains(err.msg, "w.gguf: tensor 'bad': shape and type Q8_0 do not make a valid size");
+    ck_assert_int_eq(gguf_writer_begin(w, &err), 0);
+    ck_assert_int_eq(gguf_writer_write(w, q, sizeof(q), &err), 0);
+    ck_assert_int_eq(gguf_writer_finish(w, &err), -1);
+    tu_assert_contains(err.msg, "w.gguf: not every tensor was written");
+    ck_assert_int_eq(gguf_writer_write(w, f, 6, &err), 0);
+    ck_assert_int_eq(gguf_writer_zero(w, 8 * 34, &err), 0);
+    ck_assert_int_eq(gguf_writer_write(w, f, 1, &err), -1);
+    tu_assert_contains(err.msg, "w.gguf: more data than the tensors declared");
+    ck_assert_int_eq(gguf_writer_finish(w, &err), 0);
+    gguf_writer_free(w);
+
+    g = gguf_open(path, &err);
+    ck_assert_msg(g != NULL, "%s", err.msg);
+    ck_assert_uint_eq(gguf_alignment(g), 64);
+    ck_assert_uint_eq(gguf_tensor_count(g), 3);
+    ck_assert_uint_eq(gguf_tensor_find(g, "q")->bytes, 288);
+    ck_assert_uint_eq(gguf_tensor_find(g, "f")->offset, 320);
+    ck_assert_uint_eq(gguf_tensor_find(g, "z")->offset, 384);
+    ck_assert_uint_eq(gguf_file_size(g), gguf_data_start(g) + 384 + 320);
+    fp = fopen(path, "rb");
+    ck_assert_ptr_nonnull(fp);
+    {
+        unsigned char got[288];
+        fseek(fp, (long)gguf_data_start(g), SEEK_SET);
+        ck_assert_uint_eq(fread(got, 1, 288, fp), 288);
+        ck_assert(memcmp(got, q, 288) == 0);
+        fseek(fp, (long)(gguf_data_start(g) + 320), SEEK_SET);
+        ck_assert_uint_eq(fread(got, 1, 6, fp), 6);
+        ck_assert(memcmp(got, f, 6) == 0);
+        fseek(fp, (long)(gguf_data_start(g) + 384), SEEK_SET);
+        ck_assert_uint_eq(fread(got, 1, 272, fp), 272);
+        for (i = 0; i < 272; i++)
+            ck_assert_uint_eq(got[i], 0);
+    }
+    fclose(fp);
+    gguf_free(g);
+}
+END_TEST
+
+/* An unfinished writer leaves nothing behind; create refuses an existing
+ * file. */
+START_TEST(test_writer_unfinished)
+{
+    const char *dir = tu_tmpdir();
+    char path[600];
+    sut_error err = {{0}};
+    gguf_writer *w;
+
+    snprintf(path, sizeof(path), "%s/u.gguf", dir);
+    w = gguf_writer_create(path, 32, &err);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_ptr_null(gguf_writer_create(path, 32, &err));
+    tu_assert_contains(err.msg, "u.gguf: cannot create: File exists");
+    gguf_writer_free(w);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    gguf_writer_free(NULL);
+}
+END_TEST
+
 static Suite *gguf_suite(void)
 {
     Suite *s = suite_create("gguf");
@@ -818,6 +905,8 @@ static Suite *gguf_suite(void)
     tcase_add_test(tc, test_split_count_in_plain_file);
     tcase_add_test(tc, test_fixtures);
     tcase_add_test(tc, test_fixture_prefixes);
+    tcase_add_test(tc, test_writer_round_trip);
+    tcase_add_test(tc, test_writer_unfinished);
     suite_add_tcase(s, tc);
     return s;
 }
