@@ -10,6 +10,9 @@
  * differ between models (except block_count and per-layer arrays), a layer
  * range past a model's layers, a scale on a type that cannot take it.
  *
+ * An output dtype in the recipe (mergekit's `dtype`) is ignored, with a
+ * note: GGUF tensors keep their types.
+ *
  * Scales: 1 copies the bytes (quantized blocks byte for byte, through the
  * copy engine); 0 writes zero bytes (a zero block of every type is the
  * value 0); another scale multiplies F32/F16/BF16 elements (as safetensors

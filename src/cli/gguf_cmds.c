@@ -24,7 +24,7 @@ static recipe *gguf_recipe(const char *verb, const struct plan_args *a,
         *rc = -1;
         return NULL;
     }
-    if (a->opt.has_dtype || r->has_dtype) {
+    if (a->opt.has_dtype) {
         recipe_free(r);
         cli_usage_error(verb, "--dtype does not apply to GGUF models (their "
                         "blocks are copied as they are)");

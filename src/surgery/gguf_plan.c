@@ -380,6 +380,10 @@ static int plan_tensors(gbuild_plan *p, sut_error *err)
     if (add_role(p, p->embed, MODEL_PRE, err) != 0 || add_layers(p, err) != 0 ||
         add_role(p, p->head, MODEL_POST, err) != 0)
         return -1;
+    if (p->r->has_dtype &&
+        add_note(p, err, "the recipe's output dtype %s is ignored: GGUF tensors "
+                 "keep their types", st_dtype_name(p->r->dtype)) != 0)
+        return -1;
     if (p->scaled_quant && add_note(p, err, "%zu quantized tensors are scaled "
                                     "by multiplying their block scales (exact "
                                     "up to rounding each F16 scale)",

@@ -156,6 +156,21 @@ if [ -d "$G" ]; then
     expect_out "verify-differs-named" "differs: tensor 'output_norm.weight': bytes differ from a copy of 'output_norm.weight' of model 'a'"
     run verify "$G/tiny_llama_q8.gguf"
     expect "verify-no-provenance" 2 "tiny_llama_q8.gguf: no suture.recipe and suture.models (not written by suture build)"
+    cat > "$T/m.yml" <<YML
+slices:
+  - sources:
+      - model: $G/tiny_llama_q8.gguf
+        layer_range: [0, 2]
+  - sources:
+      - model: $G/tiny_llama_q8.gguf
+        layer_range: [1, 2]
+merge_method: passthrough
+dtype: float16
+YML
+    run plan "$T/m.yml"
+    expect "mergekit-plan" 0
+    expect_out "mergekit-map" "  2-2 <- "
+    expect_out "mergekit-dtype-note" "note        the recipe's output dtype F16 is ignored: GGUF tensors keep their types"
     run trim "$G/llama-2-tiny-random.gguf" -o "$T/untied.gguf"
     expect_out "trim-untied" "nothing to trim: output.weight differs from token_embd.weight (an untied head; --force drops it)"
     run plan -m a="$G/tiny_llama_f32.gguf" -m b="$FIX/hf/tiny-llama" --slices "a[0:1], b[1:2]"
