@@ -215,7 +215,14 @@ static int check_hparams(const gbuild_plan *p, sut_error *err)
             continue;
         for (i = 0; i < p->r->nmodels; i++) {
             const gguf_kv *o = gguf_kv_find(gmodel_meta(p->models[i]), kv->key);
-            if (o && !gmodel_per_layer(p->models[i], o) && !same_kv(kv, o)) {
+            if (o && gmodel_per_layer(p->models[i], o)) {
+                sut_error_set(err, "model '%s' holds %s per layer but the "
+                              "metadata donor '%s' one value for all (make '%s' "
+                              "the config donor)", mname(p, i), kv->key,
+                              mname(p, p->config), mname(p, i));
+                return -1;
+            }
+            if (o && !same_kv(kv, o)) {
                 sut_error_set(err, "models '%s' and '%s' disagree on %s",
                               mname(p, p->config), mname(p, i), kv->key);
                 return -1;

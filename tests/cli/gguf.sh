@@ -13,7 +13,8 @@ import os, struct, sys
 def s(x): x = x.encode(); return struct.pack("<Q", len(x)) + x
 kv = [s("general.architecture") + struct.pack("<I", 8) + s("llama"),
       s("llama.block_count") + struct.pack("<II", 4, int(os.environ.get("BC", "2"))),
-      s("llama.feed_forward_length") + struct.pack("<IIQ", 9, 4, 2) + struct.pack("<II", 12, 16)]
+      s("llama.feed_forward_length") + (struct.pack("<II", 4, 12) if os.environ.get("FFN") == "scalar"
+                                        else struct.pack("<IIQ", 9, 4, 2) + struct.pack("<II", 12, 16))]
 names = os.environ.get("NAMES", "token_embd.weight blk.0.attn_q.weight blk.1.attn_q.weight output_norm.weight").split()
 if len(sys.argv) > 2:
     no, count, total = map(int, sys.argv[2:5])
@@ -110,6 +111,22 @@ sp-00003-of-00003.gguf"
 run inspect "$T/sp-00002-of-00003.gguf" --json
 got=$(printf '%s' "$out" | pyjson '(d["tensor_count"], d["layer_count"], d["metadata"]["split.count"])')
 expect_eq "build-split-reads-back" "$got" "(6, 4, 3)"
+
+# hyperparameters: a per-layer array in a layer's model needs a donor
+# that has it per layer too; scalars must agree.
+FFN=scalar gguf_file "$T/ffn1.gguf"
+run plan -m a="$T/ffn1.gguf" -m b="$T/small.gguf" --slices "a[0:1], b[1:2]"
+expect "plan-per-layer-vs-scalar" 2 "model 'b' holds llama.feed_forward_length per layer but the metadata donor 'a' one value for all (make 'b' the config donor)"
+printf '{"models": {"a": "%s", "b": "%s"}, "slices": [{"model": "a", "layers": [0, 1]}, {"model": "b", "layers": [1, 2]}], "config_from": "b"}' \
+    "$T/ffn1.gguf" "$T/small.gguf" > "$T/donor.json"
+run build "$T/donor.json" -o "$T/donor.gguf" --quiet
+expect "build-per-layer-donor" 0
+run inspect "$T/donor.gguf" --json
+got=$(printf '%s' "$out" | pyjson 'd["metadata"]["llama.feed_forward_length"]["values"]')
+expect_eq "build-per-layer-from-scalar" "$got" "[12, 16]"
+BC=3 FFN=scalar gguf_file "$T/bc3s.gguf"
+run plan -m a="$T/small.gguf" -m b="$T/bc3s.gguf" --slices "a[0:1], b[1:2]"
+expect "plan-per-layer-needs-values" 0
 
 # audit and trim (the generated tensors are all zeros: the head equals the
 # embeddings, the layers each other).
