@@ -5,6 +5,7 @@
 #include "testutil.h"
 #include "ggufbuild.h"
 #include "suture/gguf.h"
+#include "suture/gguf_model.h"
 
 #define V_U8 0
 #define V_U32 4
@@ -886,6 +887,88 @@ START_TEST(test_writer_unfinished)
 }
 END_TEST
 
+/* ---- the model layer -------------------------------------------------- */
+
+START_TEST(test_layer_names)
+{
+    static const struct { const char *name; long layer; const char *local; } ok[] = {
+        {"blk.0.attn_q.weight", 0, "attn_q.weight"},
+        {"blk.12.ffn_down.weight", 12, "ffn_down.weight"},
+        {"blk.999999.x", 999999, "x"},
+    };
+    static const char *const bad[] = {
+        "blk.01.attn_q.weight", "blk.7.", "blk.7", "blk..x", "blk.-1.x",
+        "blk.1000000.x", "blk.a.x", "token_embd.weight", "output.weight",
+    };
+    const char *local;
+    long layer;
+    size_t i;
+
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        ck_assert_msg(gmodel_layer_name(ok[i].name, &layer, &local), "%s", ok[i].name);
+        ck_assert_int_eq(layer, ok[i].layer);
+        ck_assert_str_eq(local, ok[i].local);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!gmodel_layer_name(bad[i], &layer, &local), "%s", bad[i]);
+}
+END_TEST
+
+/* Roles, layers, block_count, tied output and per-layer arrays of a
+ * hand-made model. */
+START_TEST(test_model_roles)
+{
+    const char *dir = tu_tmpdir();
+    char path[600];
+    sut_error err = {{0}};
+    gb g = {0};
+    gmodel *m;
+    size_t n;
+
+    gb_head(&g, 3, 5, 4);
+    gb_kv_str(&g, "general.architecture", "qwen2");
+    gb_kv_u32(&g, "qwen2.block_count", 3);
+    gb_key(&g, "qwen2.attention.head_count_kv", V_ARRAY);
+    gb_u32(&g, V_U32);
+    gb_u64(&g, 3);
+    gb_u32(&g, 2);
+    gb_u32(&g, 2);
+    gb_u32(&g, 4);
+    gb_key(&g, "other.list", V_ARRAY);
+    gb_u32(&g, V_U32);
+    gb_u64(&g, 3);
+    gb_raw(&g, "\1\0\0\0\2\0\0\0\3\0\0\0", 12);
+    gb_tensor1(&g, "token_embd.weight", GGUF_F32, 0, 8);
+    gb_tensor1(&g, "blk.0.attn_q.weight", GGUF_F32, 32, 8);
+    gb_tensor1(&g, "blk.1.attn_q.weight", GGUF_F32, 64, 8);
+    gb_tensor1(&g, "blk.1.attn_k.weight", GGUF_F32, 96, 8);
+    gb_tensor1(&g, "output_norm.weight", GGUF_F32, 128, 8);
+    gb_data(&g, 32, 160);
+    snprintf(path, sizeof(path), "%s/m.gguf", dir);
+    tu_write(path, g.b, g.n);
+    free(g.b);
+    m = gmodel_open(path, &err);
+    ck_assert_msg(m != NULL, "%s", err.msg);
+    ck_assert_str_eq(gmodel_arch(m), "qwen2");
+    ck_assert_int_eq(gmodel_block_count(m), 3);
+    ck_assert_uint_eq(gmodel_layer_count(m), 2);
+    ck_assert_uint_eq(gmodel_issue_count(m), 1);
+    ck_assert_str_eq(gmodel_issue_at(m, 0)->code, "block-count-mismatch");
+    tu_assert_contains(gmodel_issue_at(m, 0)->message, "m.gguf: qwen2.block_count is 3 but the tensors hold blk.0 to blk.1");
+    ck_assert(gmodel_tied(m));
+    ck_assert_int_eq(gmodel_find(m, "token_embd.weight")->role, MODEL_PRE);
+    ck_assert_int_eq(gmodel_find(m, "output_norm.weight")->role, MODEL_POST);
+    ck_assert_int_eq(gmodel_find(m, "blk.1.attn_k.weight")->layer, 1);
+    gmodel_layer_tensors(m, 1, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert(gmodel_per_layer(m, gguf_kv_find(gmodel_meta(m), "qwen2.attention.head_count_kv")));
+    ck_assert(!gmodel_per_layer(m, gguf_kv_find(gmodel_meta(m), "other.list")));
+    ck_assert_uint_eq(gmodel_parameter_count(m), 40);
+    gmodel_free(m);
+    gmodel_free(NULL);
+}
+END_TEST
+
 static Suite *gguf_suite(void)
 {
     Suite *s = suite_create("gguf");
@@ -907,6 +990,8 @@ static Suite *gguf_suite(void)
     tcase_add_test(tc, test_fixture_prefixes);
     tcase_add_test(tc, test_writer_round_trip);
     tcase_add_test(tc, test_writer_unfinished);
+    tcase_add_test(tc, test_layer_names);
+    tcase_add_test(tc, test_model_roles);
     suite_add_tcase(s, tc);
     return s;
 }
