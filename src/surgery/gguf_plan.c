@@ -391,10 +391,10 @@ static int plan_tensors(gbuild_plan *p, sut_error *err)
         add_note(p, err, "the recipe's output dtype %s is ignored: GGUF tensors "
                  "keep their types", st_dtype_name(p->r->dtype)) != 0)
         return -1;
-    if (p->scaled_quant && add_note(p, err, "%zu quantized tensors are scaled "
-                                    "by multiplying their block scales (exact "
-                                    "up to rounding each F16 scale)",
-                                    p->scaled_quant) != 0)
+    if (p->scaled_quant &&
+        add_note(p, err, "%zu quantized tensor%s scaled by multiplying the "
+                 "block scales (exact up to rounding each F16 scale)",
+                 p->scaled_quant, p->scaled_quant == 1 ? " is" : "s are") != 0)
         return -1;
     return 0;
 }
