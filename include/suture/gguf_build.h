@@ -40,6 +40,7 @@
 #include "suture/error.h"
 #include "suture/recipe.h"
 #include "suture/gguf_model.h"
+#include "suture/build.h"
 
 typedef struct gbuild_layer {
     unsigned index;
@@ -88,13 +89,14 @@ cJSON *gbuild_plan_json(const gbuild_plan *p);
  * when n > 1). A new string (caller frees) or NULL. */
 char *gbuild_file_name(const char *out, size_t i, size_t n);
 
-/* Writes the plan to out (a .gguf path): every file is staged beside it
- * (".NAME.suture-tmp-PID"), fsynced, then renamed into place. An existing
- * output is refused unless force, and then only when it is a GGUF file;
- * out naming an input file is refused. cancel as in build_options. 0, or
- * -1 with err set; nothing is left at out on failure. */
-int gbuild_run(const gbuild_plan *p, const char *out, bool force,
-               const volatile sig_atomic_t *cancel, sut_error *err);
+/* Writes the plan to opt->out (a .gguf path): every file is staged beside
+ * it (".NAME.suture-tmp-PID"), fsynced, then renamed into place. An
+ * existing output is refused unless opt->force, and then only when it is a
+ * GGUF file; an output naming an input file is refused. opt->progress (per
+ * tensor written) and opt->cancel as in build.h; opt->jobs is not used.
+ * 0, or -1 with err set; nothing is left at the output on failure. */
+int gbuild_run(const gbuild_plan *p, const build_options *opt,
+               sut_error *err);
 
 /* What gbuild_verify found. */
 typedef struct gbuild_verify_result {

@@ -7,6 +7,7 @@
 #include "suture/gguf_build.h"
 #include "cli.h"
 #include "gguf_cmds.h"
+#include "progress.h"
 
 /* The recipe when it names GGUF models; NULL with *rc set otherwise (-1:
  * not GGUF; EXIT_USAGE: an error was printed). */
@@ -106,15 +107,24 @@ int gguf_cli_build(const struct plan_args *a, const build_options *bo,
     sut_error err;
     size_t i, n;
     const char *const *notes;
-    int rc;
+    build_options o = *bo;
+    cli_progress *bar;
+    int rc, built;
 
     if (!(p = gguf_plan("build", a, &r, &rc)))
         return rc;
     notes = gbuild_plan_notes(p, &n);
     for (i = 0; !quiet && !json && i < n; i++)
         fprintf(stderr, "suture build: note: %s\n", notes[i]);
+    if ((bar = cli_progress_new("build", quiet))) {
+        o.progress = cli_progress_update;
+        o.progress_ctx = bar;
+    }
     cli_catch_signals();
-    if (gbuild_run(p, bo->out, bo->force, &cli_interrupted, &err) != 0) {
+    o.cancel = &cli_interrupted;
+    built = gbuild_run(p, &o, &err);
+    cli_progress_free(bar);
+    if (built != 0) {
         rc = cli_interrupted
              ? cli_usage_error("build", "interrupted: nothing was written to %s", bo->out)
              : cli_fail("build", &err);

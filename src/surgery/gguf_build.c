@@ -27,7 +27,7 @@ typedef struct job {
     gguf_writer **w;         /* per output file */
     char **stage, **final;   /* per output file */
     unsigned char *buf, *buf2;
-    const volatile sig_atomic_t *cancel;
+    const build_options *opt;
 } job;
 
 static const char *mname(const gbuild_plan *p, size_t i)
@@ -360,11 +360,12 @@ static int write_tensor(job *j, const gbuild_tensor *t, sut_error *err)
 
 static int write_data(job *j, sut_error *err)
 {
+    uint64_t done = 0, total = gbuild_plan_bytes(j->p);
     size_t i;
 
     for (i = 0; i < j->p->ntensors; i++) {
         const gbuild_tensor *t = &j->p->tensors[i];
-        if (j->cancel && *j->cancel) {
+        if (j->opt->cancel && *j->opt->cancel) {
             sut_error_set(err, "interrupted");
             return -1;
         }
@@ -373,6 +374,9 @@ static int write_data(job *j, sut_error *err)
                              t->name, t->src->t->name, mname(j->p, t->model));
             return -1;
         }
+        done += t->src->t->bytes;
+        if (j->opt->progress && total > 0)
+            j->opt->progress(j->opt->progress_ctx, done, total);
     }
     for (i = 0; i < j->p->nfiles; i++)
         if (gguf_writer_finish(j->w[i], err) != 0)
@@ -541,17 +545,17 @@ static void job_free(job *j)
     free(j->buf2);
 }
 
-int gbuild_run(const gbuild_plan *p, const char *out, bool force,
-               const volatile sig_atomic_t *cancel, sut_error *err)
+int gbuild_run(const gbuild_plan *p, const build_options *opt,
+               sut_error *err)
 {
-    job j = { .p = p, .out = out, .cancel = cancel };
+    job j = { .p = p, .out = opt->out, .opt = opt };
     int rc = -1;
 
-    if (!sut_ends_with(out, ".gguf")) {
-        sut_error_set(err, "%s: a GGUF output is a file named NAME.gguf", out);
+    if (!sut_ends_with(opt->out, ".gguf")) {
+        sut_error_set(err, "%s: a GGUF output is a file named NAME.gguf", opt->out);
         return -1;
     }
-    if (open_sources(&j, err) == 0 && prepare(&j, force, err) == 0 &&
+    if (open_sources(&j, err) == 0 && prepare(&j, opt->force, err) == 0 &&
         write_headers(&j, err) == 0 && write_data(&j, err) == 0 &&
         put_in_place(&j, err) == 0)
         rc = 0;

@@ -239,7 +239,7 @@ static long donor(long given, size_t dflt)
     return given >= 0 ? given : (long)dflt;
 }
 
-static int plan_layers(gbuild_plan *p, sut_error *err)
+static int map_layers(gbuild_plan *p, sut_error *err)
 {
     const recipe *r = p->r;
     size_t s, n = 0;
@@ -375,7 +375,7 @@ static int count_tensors(const gbuild_plan *p, size_t *n)
     return 0;
 }
 
-static int plan_tensors(gbuild_plan *p, sut_error *err)
+static int list_tensors(gbuild_plan *p, sut_error *err)
 {
     size_t n;
 
@@ -401,7 +401,7 @@ static int plan_tensors(gbuild_plan *p, sut_error *err)
 
 /* Tensors into files of at most shard_size data bytes (at least one
  * tensor each). */
-static int plan_files(gbuild_plan *p, uint64_t shard_size, sut_error *err)
+static int assign_files(gbuild_plan *p, uint64_t shard_size, sut_error *err)
 {
     uint64_t used = 0;
     size_t i, f = 0;
@@ -445,8 +445,8 @@ gbuild_plan *gbuild_plan_make(const recipe *r, uint64_t shard_size,
     p->tokenizer = (size_t)donor(r->tokenizer_from, r->slices[0].model);
     if (open_models(p, err) != 0 || check_arch(p, err) != 0 ||
         check_tokenizers(p, err) != 0 || check_hparams(p, err) != 0 ||
-        plan_layers(p, err) != 0 || plan_tensors(p, err) != 0 ||
-        plan_files(p, shard_size, err) != 0)
+        map_layers(p, err) != 0 || list_tensors(p, err) != 0 ||
+        assign_files(p, shard_size, err) != 0)
         goto fail;
     return p;
 fail:

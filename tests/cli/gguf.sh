@@ -91,6 +91,10 @@ run inspect "$T/out.gguf" --json --tensors
 got=$(printf '%s' "$out" | pyjson '(d["layer_count"], d["metadata"]["llama.block_count"], d["metadata"]["llama.feed_forward_length"]["values"], d["metadata"]["suture.layer_sources"]["count"], [t["name"] for t in d["tensors"]])')
 expect_eq "build-output" "$got" "(3, 3, [12, 16, 16], 3, ['token_embd.weight', 'blk.0.attn_q.weight', 'blk.1.attn_q.weight', 'blk.2.attn_q.weight', 'output_norm.weight'])"
 ls -a "$T" | grep -q suture-tmp && fail "build-no-staging-left" "$(ls -a "$T")" || ok "build-no-staging-left"
+on_tty build -m a="$T/small.gguf" --slices "a[0:2]" -o "$T/bar.gguf"
+expect "build-bar" 0
+if [[ "$err" == *"<CR>build ["*"100%"*"<CR><ESC>[K" ]]; then ok build-bar-drawn-and-cleared
+else fail build-bar-drawn-and-cleared "stderr: $err"; fi
 run build -m a="$T/small.gguf" --slices "a[0:2]" -o "$T/out.gguf"
 expect "build-exists" 2 "out.gguf: already exists (--force replaces it)"
 run build -m a="$T/small.gguf" --slices "a[0:2]" -o "$T/out.gguf" --force --quiet
