@@ -197,21 +197,33 @@ static int check_tensor(const gbuild_plan *p, const gbuild_tensor *t,
     return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Output tensors the plan does not have. */
 static int check_extra(const gbuild_plan *p, const gmodel *out,
                        gbuild_verify_result *res, sut_error *err)
 {
-    size_t i, k;
+    const char **names = malloc((p->ntensors ? p->ntensors : 1) * sizeof(char *));
+    size_t i;
+    int rc = 0;
 
-    for (i = 0; i < gmodel_tensor_count(out); i++) {
-        const char *name = gmodel_tensor_at(out, i)->t->name;
-        for (k = 0; k < p->ntensors && strcmp(p->tensors[k].name, name) != 0; k++)
-            ;
-        if (k == p->ntensors && problem(res, err, "tensor '%s': not in the "
-                                        "recipe's output", name) != 0)
-            return -1;
+    if (!names) {
+        sut_error_set(err, "out of memory");
+        return -1;
     }
-    return 0;
+    for (i = 0; i < p->ntensors; i++)
+        names[i] = p->tensors[i].name;
+    qsort(names, p->ntensors, sizeof(char *), cmp_str);
+    for (i = 0; i < gmodel_tensor_count(out) && rc == 0; i++) {
+        const char *name = gmodel_tensor_at(out, i)->t->name;
+        if (!bsearch(&name, names, p->ntensors, sizeof(char *), cmp_str))
+            rc = problem(res, err, "tensor '%s': not in the recipe's output", name);
+    }
+    free(names);
+    return rc;
 }
 
 int gbuild_verify(const char *path, gbuild_verify_result *res, sut_error *err)

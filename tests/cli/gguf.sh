@@ -115,6 +115,13 @@ sp-00003-of-00003.gguf"
 run inspect "$T/sp-00002-of-00003.gguf" --json
 got=$(printf '%s' "$out" | pyjson '(d["tensor_count"], d["layer_count"], d["metadata"]["split.count"])')
 expect_eq "build-split-reads-back" "$got" "(6, 4, 3)"
+run build -m a="$T/sp-00002-of-00003.gguf" --slices "a[3:4], a[0:1]" -o "$T/from-split.gguf" --quiet
+expect "build-from-split" 0
+run inspect "$T/from-split.gguf" --json --tensors
+got=$(printf '%s' "$out" | pyjson '(len(d["files"]), d["metadata"]["llama.block_count"], "split.count" in d["metadata"], [t["name"] for t in d["tensors"]])')
+expect_eq "build-from-split-output" "$got" "(1, 2, False, ['token_embd.weight', 'blk.0.attn_q.weight', 'blk.1.attn_q.weight', 'output_norm.weight'])"
+run verify "$T/from-split.gguf"
+expect "verify-from-split" 0
 
 # hyperparameters: a per-layer array in a layer's model needs a donor
 # that has it per layer too; scalars must agree.
