@@ -9,6 +9,8 @@
 #include "cli.h"
 #include "json_out.h"
 #include "opts.h"
+#include "gguf_cmds.h"
+#include "inspect_gguf.h"
 #include "progress.h"
 
 #define BASES_MAX 64
@@ -221,7 +223,9 @@ int cmd_audit(int argc, char **argv)
     size_t i;
     int rc = parse(argc, argv, &a);
 
-    if (rc == CLI_GO)
+    if (rc == CLI_GO && inspect_is_gguf(a.path))
+        rc = gguf_cli_audit(a.path, a.opt.bases, a.opt.nbases, a.json, a.strict);
+    else if (rc == CLI_GO)
         rc = run(&a);
     for (i = 0; i < a.opt.nbases; i++)
         free(a.base_names[i]);

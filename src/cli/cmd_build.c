@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "json_out.h"
 #include "plan_args.h"
+#include "gguf_cmds.h"
 #include "progress.h"
 
 static const char usage[] =
@@ -111,6 +112,8 @@ int cmd_build(int argc, char **argv)
 
     memset(&a, 0, sizeof(a));
     if ((rc = parse(argc, argv, &a)) != CLI_GO)
+        return rc;
+    if ((rc = gguf_cli_build(&a.pa, &a.bo, a.quiet, a.json)) >= 0)
         return rc;
     if ((rc = plan_args_open("build", &a.pa, &p, &r, &t)) != 0)
         return rc;

@@ -8,12 +8,14 @@
 #include "opts.h"
 #include "suture/arch.h"
 #include "suture/model.h"
+#include "inspect_gguf.h"
 
 static const char usage_text[] =
     "usage: suture inspect PATH [--json] [--tensors] [--arch-file FILE]\n"
     "\n"
-    "Shows a checkpoint (a model folder or a .safetensors file): architecture,\n"
-    "layers, tensors, parameters, dtypes, shards, tied embeddings, data size.\n"
+    "Shows a checkpoint (a model folder, a .safetensors file, or a .gguf file\n"
+    "or split set): architecture, layers, tensors, parameters, dtypes, shards,\n"
+    "tied embeddings, data size (for GGUF also the metadata).\n"
     "Reads headers only.\n"
     "\n"
     "  --json            print one JSON object\n"
@@ -121,6 +123,8 @@ int cmd_inspect(int argc, char **argv)
         return rc;
     if (!a.path)
         return cli_usage_error("inspect", "missing PATH (see --help)");
+    if (inspect_is_gguf(a.path))
+        return inspect_gguf("inspect", a.path, a.json, a.tensors);
     if (!(arches = cli_arch_table(a.arch_file, &err)) ||
         !(m = model_open(a.path, arches, MODEL_STRICT, &err))) {
         rc = cli_fail("inspect", &err);

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "json_out.h"
 #include "plan_args.h"
+#include "gguf_cmds.h"
 
 static const char usage[] =
     "usage: suture plan RECIPE [--json] [OPTIONS]\n"
@@ -49,6 +50,8 @@ int cmd_plan(int argc, char **argv)
 
     memset(&a, 0, sizeof(a));
     if ((rc = cli_opts_parse(&cp, argc, argv)) != CLI_GO)
+        return rc;
+    if ((rc = gguf_cli_plan(&a.pa, a.json)) >= 0)
         return rc;
     if ((rc = plan_args_open("plan", &a.pa, &p, &r, &t)) != 0)
         return rc;

@@ -8,6 +8,8 @@
 #include "cli.h"
 #include "json_out.h"
 #include "opts.h"
+#include "gguf_cmds.h"
+#include "inspect_gguf.h"
 #include "progress.h"
 
 static const char usage[] =
@@ -134,6 +136,8 @@ int cmd_trim(int argc, char **argv)
     if ((rc = parse(argc, argv, &a)) != CLI_GO)
         return rc;
     rc = EXIT_USAGE;
+    if (inspect_is_gguf(a.path))
+        return gguf_cli_trim(a.path, a.opt.out, a.in_place, a.opt.force, a.json, a.quiet);
     if (!(t = cli_arch_table(a.arch_file, &err)) ||
         trim_with_bar(&a, t, &res, &err) != 0) {
         cli_fail("trim", &err);

@@ -8,6 +8,8 @@
 #include "cli.h"
 #include "json_out.h"
 #include "opts.h"
+#include "gguf_cmds.h"
+#include "inspect_gguf.h"
 #include "progress.h"
 
 static const char usage[] =
@@ -105,6 +107,8 @@ int cmd_verify(int argc, char **argv)
     if ((rc = parse(argc, argv, &a)) != CLI_GO)
         return rc;
     rc = EXIT_USAGE;
+    if (inspect_is_gguf(a.path))
+        return gguf_cli_verify(a.path, a.json, a.quiet);
     if (!(t = cli_arch_table(a.arch_file, &err)) ||
         !(r = verify_with_bar(&a, t, &err))) {
         cli_fail("verify", &err);

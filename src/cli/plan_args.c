@@ -91,7 +91,7 @@ int plan_args_take(const char *verb, int id, const char *v, struct plan_args *a)
     }
 }
 
-static recipe *load_recipe(const char *verb, const struct plan_args *a, sut_error *err)
+recipe *plan_args_recipe(const char *verb, const struct plan_args *a, sut_error *err)
 {
     recipe *r;
 
@@ -120,7 +120,7 @@ int plan_args_open(const char *verb, const struct plan_args *a, plan **p,
 
     *p = NULL;
     *t = NULL;
-    if (!(*r = load_recipe(verb, a, &err)))
+    if (!(*r = plan_args_recipe(verb, a, &err)))
         return EXIT_USAGE;
     if (!(*t = cli_arch_table(a->arch_file, &err)) ||
         !(*p = plan_make(*r, *t, &a->opt, &err))) {

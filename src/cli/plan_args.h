@@ -31,6 +31,11 @@ extern const char plan_args_usage[];
  * 0, or EXIT_USAGE after printing what is wrong. */
 int plan_args_take(const char *verb, int id, const char *value, struct plan_args *a);
 
+/* Loads the recipe (a file, or -m/--slices). NULL after printing the
+ * error. */
+recipe *plan_args_recipe(const char *verb, const struct plan_args *a,
+                         sut_error *err);
+
 /* Loads the recipe and the architectures and makes the plan. 0, or
  * EXIT_USAGE after printing the error. On success the caller frees *p,
  * *r and *t (in that order). */

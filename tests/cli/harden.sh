@@ -90,15 +90,22 @@ expect "no-stack-plan" 2 "plain.safetensors: no layer stack (no tensor is in a n
 run build -m "a=$T/plain/scalars.safetensors" --slices 'a[0:1]' -o "$T/out-scalars" --quiet
 expect "no-stack-build" 2 "scalars.safetensors: no layer stack"
 
+# A GGUF file goes to the GGUF reader (a cut one is refused by it, not by
+# the safetensors header length); GGUF bytes where safetensors are expected
+# are named as GGUF.
 printf 'GGUF\003\000\000\000\014\000\000\000\000\000\000\000\002\000\000\000\000\000\000\000' >"$T/plain/tiny.gguf"
 for cmd in inspect audit; do
     run $cmd "$T/plain/tiny.gguf"
-    [[ "$err$out" == *"tiny.gguf: is a GGUF file"* && "$err$out" != *"header length"* ]] &&
-        ok "gguf-$cmd" || fail "gguf-$cmd" "stdout: $out" "stderr: $err"
+    expect "gguf-$cmd" 2 "tiny.gguf: 2 metadata entries cannot fit in the 0 bytes left in the file"
 done
+mkdir -p "$T/gguf-in-st"
+cp "$T/plain/tiny.gguf" "$T/gguf-in-st/model.safetensors"
+run inspect "$T/gguf-in-st"
+expect "gguf-as-safetensors" 2 "model.safetensors: is a GGUF file"
 if have_fixtures; then
     run inspect "$FIX/gguf/tiny_llama_f32.gguf"
-    expect "gguf-fixture" 2 "tiny_llama_f32.gguf: is a GGUF file"
+    expect "gguf-fixture" 0
+    expect_out "gguf-fixture-said" "tiny_llama_f32.gguf: llama, 2 layers"
 else
     skip "gguf-fixture" "fixtures absent"
 fi

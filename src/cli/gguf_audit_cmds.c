@@ -1,0 +1,157 @@
+/* gguf_audit_cmds.c: audit and trim on GGUF models (see gguf_cmds.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "suture/format.h"
+#include "suture/gguf_audit.h"
+#include "suture/gguf_build.h"
+#include "cli.h"
+#include "gguf_cmds.h"
+
+/* "0-3 <- a 0-3; 4 unmatched" */
+static void print_trace(const gaudit_report *r)
+{
+    size_t i = 0, j, n = gaudit_origin_count(r);
+
+    if (n == 0)
+        return;
+    printf("provenance:");
+    while (i < n) {
+        const audit_origin *o = gaudit_origin_at(r, i);
+        for (j = i; j + 1 < n; j++) {
+            const audit_origin *p = gaudit_origin_at(r, j), *q = gaudit_origin_at(r, j + 1);
+            if (q->base != o->base || (o->base >= 0 && q->source_layer != p->source_layer + 1))
+                break;
+        }
+        printf("%s %zu", i ? ";" : "", i);
+        if (j > i)
+            printf("-%zu", j);
+        if (o->base < 0)
+            printf(" unmatched");
+        else if (j > i)
+            printf(" <- %s %ld-%ld", gaudit_base_name(r, (size_t)o->base), o->source_layer,
+                   gaudit_origin_at(r, j)->source_layer);
+        else
+            printf(" <- %s %ld", gaudit_base_name(r, (size_t)o->base), o->source_layer);
+        i = j + 1;
+    }
+    printf("\n");
+}
+
+static void print_text(const gaudit_report *r, const char *path)
+{
+    const gmodel *m = gaudit_model(r);
+    char params[32], bytes[32];
+    size_t i;
+
+    for (i = 0; i < gaudit_finding_count(r); i++) {
+        const audit_finding *f = gaudit_finding_at(r, i);
+        printf("%s %s: %s\n", audit_severity_name(f->severity), f->code, f->message);
+    }
+    print_trace(r);
+    printf("%s: %u layer%s, %s parameters, %s; %zu error%s, %zu warning%s, "
+           "%zu note%s\n", path, gmodel_layer_count(m),
+           gmodel_layer_count(m) == 1 ? "" : "s",
+           fmt_count(gmodel_parameter_count(m), params, sizeof(params)),
+           fmt_bytes(gmodel_data_bytes(m), bytes, sizeof(bytes)),
+           gaudit_count(r, AUDIT_ERROR), gaudit_count(r, AUDIT_ERROR) == 1 ? "" : "s",
+           gaudit_count(r, AUDIT_WARNING), gaudit_count(r, AUDIT_WARNING) == 1 ? "" : "s",
+           gaudit_count(r, AUDIT_INFO), gaudit_count(r, AUDIT_INFO) == 1 ? "" : "s");
+}
+
+int gguf_cli_audit(const char *path, const audit_base *bases, size_t nbases,
+                   bool json, bool strict)
+{
+    sut_error err;
+    gaudit_report *r = gaudit_run(path, bases, nbases, &err);
+    int rc;
+
+    if (!r)
+        return cli_fail("audit", &err);
+    if (json) {
+        if ((rc = cli_print_json(gaudit_to_json(r))) != 0) {
+            gaudit_free(r);
+            return rc;
+        }
+    } else {
+        print_text(r, path);
+    }
+    rc = gaudit_count(r, AUDIT_ERROR) > 0 ||
+         (strict && gaudit_count(r, AUDIT_WARNING) > 0) ? EXIT_FOUND : EXIT_OK;
+    gaudit_free(r);
+    return rc;
+}
+
+int gguf_cli_trim(const char *path, const char *out, bool in_place, bool force,
+                  bool json, bool quiet)
+{
+    gaudit_trim_result res;
+    sut_error err;
+    char params[32], bytes[32];
+    cJSON *o;
+
+    if (gaudit_trim(path, in_place ? path : out, in_place, force, &res, &err) != 0)
+        return cli_fail("trim", &err);
+    if (json) {
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", path);
+        cJSON_AddStringToObject(o, "output", in_place ? path : out);
+        cJSON_AddBoolToObject(o, "trimmed", res.trimmed);
+        if (res.trimmed)
+            cJSON_AddNullToObject(o, "reason");
+        else
+            cJSON_AddStringToObject(o, "reason", res.reason);
+        cJSON_AddStringToObject(o, "tensor", "output.weight");
+        cJSON_AddBoolToObject(o, "identical", res.identical);
+        cJSON_AddNumberToObject(o, "parameters", (double)res.parameters);
+        cJSON_AddNumberToObject(o, "bytes", (double)res.bytes);
+        return cli_print_json(o);
+    }
+    if (quiet)
+        return EXIT_OK;
+    if (!res.trimmed) {
+        printf("nothing to trim: %s%s\n", res.reason, in_place ? "" : " (no output written)");
+        return EXIT_OK;
+    }
+    if (!res.identical)
+        printf("dropped 'output.weight' although it differs from the embeddings (--force)\n");
+    printf("removed 'output.weight': %s parameters, %s\n",
+           fmt_count(res.parameters, params, sizeof(params)),
+           fmt_bytes(res.bytes, bytes, sizeof(bytes)));
+    printf("%s %s\n", in_place ? "trimmed in place:" : "wrote", in_place ? path : out);
+    return EXIT_OK;
+}
+
+int gguf_cli_verify(const char *path, bool json, bool quiet)
+{
+    gbuild_verify_result res;
+    sut_error err;
+    cJSON *o, *arr;
+    size_t i;
+    int rc;
+
+    if (gbuild_verify(path, &res, &err) != 0)
+        return cli_fail("verify", &err);
+    rc = res.nproblems ? EXIT_FOUND : EXIT_OK;
+    if (json) {
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", path);
+        cJSON_AddNumberToObject(o, "checked", (double)res.checked);
+        cJSON_AddNumberToObject(o, "copies", (double)res.copies);
+        cJSON_AddNumberToObject(o, "recomputed", (double)res.recomputed);
+        arr = cJSON_AddArrayToObject(o, "problems");
+        for (i = 0; i < res.nproblems; i++)
+            cJSON_AddItemToArray(arr, cJSON_CreateString(res.problems[i]));
+        if (cli_print_json(o) != 0)
+            rc = EXIT_USAGE;
+    } else {
+        for (i = 0; i < res.nproblems; i++)
+            printf("differs: %s\n", res.problems[i]);
+        if (!quiet || res.nproblems)
+            printf("%s: %zu tensors checked (%zu copies, %zu recomputed), %zu "
+                   "differ%s\n", path, res.checked, res.copies, res.recomputed,
+                   res.nproblems, res.nproblems == 1 ? "s" : "");
+    }
+    gbuild_verify_clear(&res);
+    return rc;
+}
