@@ -1,0 +1,166 @@
+# forward_gguf.sh: the forward pass and `suture probe` on GGUF files
+# (F32, F16, BF16, Q8_0) against llama.cpp on the same files.
+#
+# llama.cpp's own F16/BF16/Q8_0 matrix products round the activations to
+# the weight's type (Q8_0: 1e-2 of the logits), so the oracle for a GGUF of
+# those types is llama.cpp's F32 path on a copy whose tensors gguf-py
+# (llama.cpp's Python package) dequantized to F32 (tests/oracle/gguf2f32.py),
+# run by the oracle's logits tool rebuilt with an F32 KV cache (as in
+# forward.sh); suture reads the original file. Tolerances as forward.sh:
+# |logit diff| <= 1e-3 x the largest |logit| of the position, NLL within
+# 1e-3 + 5e-4 x NLL (gemma2: 2e-3, ggml's F16 GELU table, see forward.sh).
+# On top of the oracle: probe of the F32 GGUF conversion of a safetensors
+# model agrees with probe of the safetensors model within 1e-5 relative.
+source "$(dirname "$0")/lib.sh"
+
+LOGITS=$TOOLS/suture-logits
+GEN=$TOOLS/suture-gen
+ORACLE=${SUTURE_ORACLE:-}
+OPY=${SUTURE_ORACLE_PY:-$FIX/../oracles/py}
+NPY=${SUTURE_NUMPY_PYTHON:-/usr/bin/python3}
+HERE=$ROOT/tests/oracle
+GG=$FIX/gguf
+IDS=1,5,3,7,200,9,4,11,6,8,100,42
+pj() { pyjson "$@"; }
+
+# ---- refusals (no oracle needed) ---------------------------------------
+if [ -f "$GG/tiny_llama_f32.gguf" ]; then
+    printf '1 2 3' >"$T/ids3"
+    printf 'Once upon a time' >"$T/text"
+    run probe "$GG/tiny_llama_f32.gguf" --text "$T/text"
+    expect probe-gguf-refuse-text 2 "tiny_llama_f32.gguf: --text needs a tokenizer.json: the tokenizer of a GGUF file is not supported; give --tokens FILE"
+    run probe "$GG/tiny_llama_f32.gguf" --tokens "$T/ids3" --json -q
+    expect_eq probe-gguf-runs "$rc $(printf '%s' "$out" | pj "d['tokens'], d['predicted'], len(d['layers'])")" "0 (3, 2, 2)"
+else
+    skip probe-gguf-refuse-text "no fixtures/gguf"
+    skip probe-gguf-runs "no fixtures/gguf"
+fi
+"$TOOLS/gguf-gen" --layers 2 --hidden 256 --intermediate 512 --heads 4 --vocab 300 \
+    --type Q4_K -o "$T/q4k.gguf" >/dev/null
+printf '1 2 3' >"$T/ids3"
+run probe "$T/q4k.gguf" --tokens "$T/ids3"
+expect probe-gguf-refuse-key 2 "q4k.gguf: 'llama.attention.layer_norm_rms_epsilon' is missing"
+
+# ---- llama.cpp -----------------------------------------------------------
+why=""
+if [ -z "$ORACLE" ] || [ ! -x "$ORACLE/bin/logits" ]; then
+    why="SUTURE_ORACLE is unset or has no bin/logits"
+elif ! PYTHONPATH=$ORACLE/llama.cpp/gguf-py "$NPY" -c "import numpy, gguf" 2>/dev/null; then
+    why="$NPY lacks numpy or $ORACLE/llama.cpp/gguf-py"
+elif [ ! -d "$GG" ]; then
+    why="no fixtures"
+fi
+L32=""
+src=$OPY/../logits.cpp lib=${ORACLE:-/nonexistent}/llama.cpp/build
+if [ -z "$why" ]; then
+    if [ -f "$src" ] && [ -f "$lib/src/libllama.a" ] && command -v g++ >/dev/null; then
+        sed 's/cp.n_threads = 2;/cp.n_threads = 2; cp.type_k = GGML_TYPE_F32; cp.type_v = GGML_TYPE_F32;/' \
+            "$src" >"$T/logits32.cpp"
+        g++ -O1 -std=c++17 -I"$ORACLE/llama.cpp/include" -I"$ORACLE/llama.cpp/ggml/include" \
+            "$T/logits32.cpp" "$lib/src/libllama.a" "$lib/ggml/src/libggml.a" \
+            "$lib/ggml/src/libggml-cpu.a" "$lib/ggml/src/libggml-base.a" \
+            -lpthread -lgomp -lm -o "$T/logits32" 2>/dev/null && L32=$T/logits32
+    fi
+    [ -n "$L32" ] || why="could not build the oracle's logits tool with an F32 KV cache"
+fi
+if [ -n "$why" ]; then
+    for c in fixtures families consistency; do skip "oracle-gguf-$c" "$why"; done
+    finish
+    exit
+fi
+export PYTHONPATH=$ORACLE/llama.cpp/gguf-py
+
+# check NAME FILE.gguf IDS [TOL]: suture's logits on FILE against llama.cpp
+# (F32 KV cache) on FILE's tensors dequantized to F32 by gguf-py.
+check() {
+    local name=$1 file=$2 ids=$3 tol=${4:-1e-3} res
+    if ! "$NPY" "$HERE/gguf2f32.py" "$file" "$T/$name.f32.gguf" >"$T/$name.d" 2>&1; then
+        fail "oracle-gguf-$name" "gguf2f32 failed: $(tail -1 "$T/$name.d")"
+        return
+    fi
+    "$L32" "$T/$name.f32.gguf" "$ids" --all >"$T/$name.want" 2>/dev/null
+    "$LOGITS" "$file" "$ids" --all >"$T/$name.got" 2>"$T/$name.err"
+    res=$(python3 - "$T/$name.got" "$T/$name.want" "$tol" <<'PY'
+import json, sys
+try:
+    a, b = (json.load(open(p)) for p in sys.argv[1:3])
+except ValueError:
+    print("no JSON"); sys.exit()
+tol = float(sys.argv[3])
+rel = max(max(abs(x - y) for x, y in zip(p, q)) / (max(abs(y) for y in q) or 1)
+          for p, q in zip(a["logits"], b["logits"]))
+same = a["n_vocab"] == b["n_vocab"] and len(a["logits"]) == len(b["logits"])
+print("ok" if same and rel <= tol and abs(a["nll"] - b["nll"]) <= 1e-3 + 5e-4 * b["nll"]
+      else "max-rel %.3g nll %.6f %.6f" % (rel, a["nll"], b["nll"]))
+PY
+)
+    if [ "$res" = ok ]; then ok "oracle-gguf-$name"; else fail "oracle-gguf-$name" "$res" "$(cat "$T/$name.err")"; fi
+}
+
+# Fixtures: real GGUF files (llama; F32, F16, Q8_0).
+check tiny_llama_f32 "$GG/tiny_llama_f32.gguf" 1,5,3,7,2,0,4,6
+check tiny_llama_f16 "$GG/tiny_llama_f16.gguf" 1,5,3,7,2,0,4,6
+check tiny_llama_q8 "$GG/tiny_llama_q8.gguf" 1,5,3,7,2,0,4,6
+check llama-2-tiny-random "$GG/llama-2-tiny-random.gguf" "$IDS"
+
+# Generated models of each family, converted to F32 GGUF (llama's q/k rows
+# permuted as llama.cpp's converter does, gemma norms stored + 1), then
+# F16, BF16 and Q8_0 by llama-quantize.
+gen() { "$GEN" "$@" >/dev/null 2>"$T/gen.err" || fail "gen $*" "$(cat "$T/gen.err")"; }
+gen --preset llama --dtype f32 -o "$T/g-llama"
+gen --preset qwen2 --dtype f32 -o "$T/g-qwen2"
+gen --preset gemma --dtype f32 -o "$T/g-gemma"
+gen --preset phi3 --dtype f32 --sliding-window 4 -o "$T/g-phi3"
+gen --preset gemma2 --dtype f32 --layers 26 --sliding-window 4 -o "$T/g-gemma2"
+for f in llama qwen2 gemma phi3 gemma2; do
+    conv=$OPY/hf2gguf_any.py tol=1e-3
+    case $f in gemma|phi3) conv=$HERE/hf2gguf_extra.py ;; gemma2) tol=2e-3 ;; esac
+    if ! "$NPY" "$conv" "$T/g-$f" "$T/g-$f.gguf" >"$T/g-$f.conv" 2>&1; then
+        fail "oracle-gguf-gen-$f" "conversion failed: $(tail -1 "$T/g-$f.conv")"
+        continue
+    fi
+    check "gen-$f-F32" "$T/g-$f.gguf" "$IDS" "$tol"
+    for q in F16 BF16 Q8_0; do
+        if "$ORACLE/bin/llama-quantize" --pure "$T/g-$f.gguf" "$T/g-$f-$q.gguf" "$q" \
+            >"$T/q.log" 2>&1; then
+            check "gen-$f-$q" "$T/g-$f-$q.gguf" "$IDS" "$tol"
+        else
+            fail "oracle-gguf-gen-$f-$q" "llama-quantize failed: $(tail -1 "$T/q.log")"
+        fi
+    done
+done
+
+# A type the pass does not read is refused by name.
+if "$ORACLE/bin/llama-quantize" --pure "$T/g-llama.gguf" "$T/g-llama-Q4_0.gguf" Q4_0 >"$T/q.log" 2>&1; then
+    run probe "$T/g-llama-Q4_0.gguf" --tokens "$T/ids3"
+    expect probe-gguf-refuse-type 2 "g-llama-Q4_0.gguf: tensor 'blk.0.attn_q.weight': type Q4_0 is not supported by the forward pass (F32, F16, BF16, Q8_0)"
+else
+    fail probe-gguf-refuse-type "llama-quantize failed: $(tail -1 "$T/q.log")"
+fi
+
+# Consistency: probe of the F32 GGUF conversion = probe of the safetensors
+# model (F32), within 1e-5 relative, NLL and every layer's distances.
+tr ',' ' ' <<<"$IDS" >"$T/ids"
+for f in llama qwen2 gemma phi3; do
+    [ -f "$T/g-$f.gguf" ] || continue
+    run probe "$T/g-$f.gguf" --tokens "$T/ids" --json -q
+    printf '%s' "$out" >"$T/pg.json"
+    run probe "$T/g-$f" --tokens "$T/ids" --json -q
+    printf '%s' "$out" >"$T/ps.json"
+    res=$(python3 - "$T/pg.json" "$T/ps.json" <<'PY'
+import json, sys
+try:
+    a, b = (json.load(open(p)) for p in sys.argv[1:])
+except ValueError:
+    print("no JSON"); sys.exit()
+def close(x, y):
+    return abs(x - y) <= 1e-5 * max(abs(x), abs(y), 1e-30)
+vals = [(a["nll"], b["nll"])] + [(p[k], q[k]) for p, q in zip(a["layers"], b["layers"])
+        for k in ("angular_distance", "angular_distance_last", "block_influence")]
+print("ok" if len(a["layers"]) == len(b["layers"]) and all(close(x, y) for x, y in vals)
+      else "differ: %r" % [v for v in vals if not close(*v)][:3])
+PY
+)
+    expect_eq "probe-gguf-consistency-$f" "$res" "ok"
+done
+finish
