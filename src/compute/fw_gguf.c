@@ -1,8 +1,12 @@
 /* fw_gguf.c: the forward pass's reading of GGUF models (see fw_int.h):
  * llama.cpp's hyperparameter keys as a configuration, its tensor names,
  * and Q8_0 blocks. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "suture/convert.h"
 #include "suture/safetensors.h"
@@ -163,11 +167,6 @@ static int put_rope(meta *m, const gmodel *g, sut_error *err)
                       "pass (none, linear)", m->label, name, type);
         return -1;
     }
-    if (gmodel_find(g, "rope_freqs.weight")) {
-        sut_error_set(err, "%s: tensor 'rope_freqs.weight' (rope frequency "
-                      "factors) is not implemented by the forward pass", m->label);
-        return -1;
-    }
     if (type && strcmp(type, "linear") == 0 &&
         put_num(m, "rope.scaling.factor", NULL, true, &factor, err))
         return -1;
@@ -250,6 +249,53 @@ static bool known_arch(const char *a)
     return false;
 }
 
+/* rope_freqs.weight, when present (llama.cpp's form of Llama-3.1's
+ * rope_scaling): rot / 2 F32 factors each frequency is divided by. */
+static int rope_factors(fw_cfg *c, const gmodel *g, sut_error *err)
+{
+    const gmodel_tensor *gt = gmodel_find(g, "rope_freqs.weight");
+    const gguf_file *gf;
+    size_t i, n = c->rot / 2;
+    float *v;
+    ssize_t got = -1;
+    int fd;
+
+    if (!gt)
+        return 0;
+    gf = gguf_set_file(gmodel_set(g), gt->file);
+    if (gt->t->type != GGUF_F32 || gt->t->ndim != 1 || gt->t->ne[0] != n) {
+        sut_error_set(err, "%s: tensor 'rope_freqs.weight' is not %zu F32 "
+                      "factors", gguf_path(gf), n);
+        return -1;
+    }
+    if (!(v = malloc(n * sizeof(float)))) {
+        sut_error_set(err, "%s: out of memory", gguf_path(gf));
+        return -1;
+    }
+    if ((fd = open(gguf_path(gf), O_RDONLY | O_CLOEXEC)) >= 0) {
+        got = pread(fd, v, n * sizeof(float),
+                    (off_t)(gguf_data_start(gf) + gt->t->offset));
+        close(fd);
+    }
+    if (got != (ssize_t)(n * sizeof(float))) {
+        sut_error_set(err, "%s: tensor 'rope_freqs.weight': %s", gguf_path(gf),
+                      got < 0 ? strerror(errno) : "file ends inside the data");
+        free(v);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (!(v[i] > 0) || v[i] > 1e30f) {
+            sut_error_set(err, "%s: tensor 'rope_freqs.weight': factor %zu is "
+                          "not a positive number", gguf_path(gf), i);
+            free(v);
+            return -1;
+        }
+        c->inv_freq[i] /= v[i];
+    }
+    free(v);
+    return 0;
+}
+
 int fw_gguf_cfg(fw_cfg *c, const gmodel *g, sut_error *err)
 {
     meta m = {gmodel_meta(g), gmodel_arch(g), gmodel_path(g), NULL, 0};
@@ -288,6 +334,10 @@ int fw_gguf_cfg(fw_cfg *c, const gmodel *g, sut_error *err)
         sut_error_set(err, "%s: '%s.rope.dimension_count' %zu below the head "
                       "size %zu is not implemented for llama", m.label, m.arch,
                       c->rot, c->d.head_dim);
+        fw_cfg_release(c);
+        return -1;
+    }
+    if (rope_factors(c, g, err)) {
         fw_cfg_release(c);
         return -1;
     }

@@ -130,6 +130,26 @@ for f in llama qwen2 gemma phi3 gemma2; do
     done
 done
 
+# rope scaling as llama.cpp stores it: Llama-3.1's as the rope_freqs.weight
+# factors, linear as rope.scaling.type and factor (generated llama weights).
+scaled() {
+    mkdir "$T/g-$1" && ln -s "$T/g-llama/model.safetensors" "$T/g-$1/" &&
+    python3 -c "import json,sys; c=json.load(open(sys.argv[1])); c['rope_scaling']=json.loads(sys.argv[2]); json.dump(c,open(sys.argv[3],'w'))" \
+        "$T/g-llama/config.json" "$2" "$T/g-$1/config.json" &&
+    "$NPY" "$HERE/hf2gguf_extra.py" "$T/g-$1" "$T/g-$1.gguf" >"$T/g-$1.conv" 2>&1
+}
+for r in llama3 linear; do
+    case $r in
+    llama3) rs='{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 16}' ;;
+    *) rs='{"type": "linear", "factor": 4.0}' ;;
+    esac
+    if scaled "$r" "$rs"; then
+        check "gen-$r-rope" "$T/g-$r.gguf" "$IDS"
+    else
+        fail "oracle-gguf-gen-$r-rope" "conversion failed: $(tail -1 "$T/g-$r.conv")"
+    fi
+done
+
 # A type the pass does not read is refused by name.
 if "$ORACLE/bin/llama-quantize" --pure "$T/g-llama.gguf" "$T/g-llama-Q4_0.gguf" Q4_0 >"$T/q.log" 2>&1; then
     run probe "$T/g-llama-Q4_0.gguf" --tokens "$T/ids3"
@@ -141,7 +161,7 @@ fi
 # Consistency: probe of the F32 GGUF conversion = probe of the safetensors
 # model (F32), within 1e-5 relative, NLL and every layer's distances.
 tr ',' ' ' <<<"$IDS" >"$T/ids"
-for f in llama qwen2 gemma phi3; do
+for f in llama qwen2 gemma phi3 llama3 linear; do
     [ -f "$T/g-$f.gguf" ] || continue
     run probe "$T/g-$f.gguf" --tokens "$T/ids" --json -q
     printf '%s' "$out" >"$T/pg.json"
