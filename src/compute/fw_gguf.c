@@ -239,6 +239,42 @@ static int build(meta *m, const gmodel *g, sut_error *err)
     return put_rope(m, g, err) || put_family(m, err) ? -1 : 0;
 }
 
+/* The config keys build writes and the metadata keys they come from. */
+static const char *const key_map[][2] = {
+    {"hidden_size", "embedding_length"},
+    {"num_hidden_layers", "block_count"},
+    {"num_attention_heads", "attention.head_count"},
+    {"num_key_value_heads", "attention.head_count_kv"},
+    {"head_dim", "attention.key_length"},
+    {"intermediate_size", "feed_forward_length"},
+    {"max_position_embeddings", "context_length"},
+    {"rms_norm_eps", "attention.layer_norm_rms_epsilon"},
+    {"rope_theta", "rope.freq_base"},
+    {"partial_rotary_factor", "rope.dimension_count"},
+    {"sliding_window", "attention.sliding_window"},
+    {"attn_logit_softcapping", "attn_logit_softcapping"},
+    {"final_logit_softcapping", "final_logit_softcapping"},
+};
+
+/* Rewrites fw_cfg_parse's message about config key 'k' to name the
+ * metadata key '{arch}.K' it came from. */
+static void name_metadata(sut_error *err, const char *arch)
+{
+    size_t i;
+
+    for (i = 0; err && i < sizeof(key_map) / sizeof(key_map[0]); i++) {
+        char from[64], to[160], out[SUT_ERROR_MAX], *at;
+        snprintf(from, sizeof(from), "'%s'", key_map[i][0]);
+        if (!(at = strstr(err->msg, from)))
+            continue;
+        snprintf(to, sizeof(to), "'%s.%s'", arch, key_map[i][1]);
+        snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - err->msg), err->msg,
+                 to, at + strlen(from));
+        memcpy(err->msg, out, sizeof(out));
+        i--;   /* the same key may appear twice */
+    }
+}
+
 static bool known_arch(const char *a)
 {
     size_t i;
@@ -317,7 +353,11 @@ int fw_gguf_cfg(fw_cfg *c, const gmodel *g, sut_error *err)
         sut_error_set(err, "%s: out of memory", m.label);
         return -1;
     }
-    rc = build(&m, g, err) || fw_cfg_parse(c, m.cfg, m.label, err) ? -1 : 0;
+    rc = build(&m, g, err) ? -1 : 0;
+    if (rc == 0 && fw_cfg_parse(c, m.cfg, m.label, err) != 0) {
+        name_metadata(err, m.arch);
+        rc = -1;
+    }
     cJSON_Delete(m.cfg);
     if (rc)
         return -1;
