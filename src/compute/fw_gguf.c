@@ -51,7 +51,9 @@ void fw_q8_0_f32(const unsigned char *src, float *dst, size_t blocks,
     size_t b, i;
 
     for (b = 0; b < blocks; b++, src += FW_Q8_0_BYTES, dst += FW_Q8_0_BLOCK) {
-        float d = cv_f16_to_f32((uint16_t)(src[0] | src[1] << 8)) * scale;
+        float d = cv_f16_to_f32((uint16_t)(src[0] | src[1] << 8));
+        if (scale != 1.0f)   /* the block scale rounded to F16, as a build does */
+            d = cv_f16_to_f32(cv_f32_to_f16(d * scale));
         for (i = 0; i < FW_Q8_0_BLOCK; i++)
             dst[i] = d * (float)(int8_t)src[2 + i];
     }
@@ -203,25 +205,28 @@ static int put_family(meta *m, sut_error *err)
     return 0;
 }
 
-/* The config.json the metadata stands for. */
-static int build(meta *m, const gmodel *g, sut_error *err)
+/* The pass has one head size: value_length must equal key_length. */
+static int refuse_value_length(meta *m, sut_error *err)
 {
-    const gmodel_tensor *emb = gmodel_find(g, "token_embd.weight");
+    char kname[160], vname[160];
+    const gguf_kv *kk = akv(m, "attention.key_length", kname, sizeof(kname));
+    const gguf_kv *vk = akv(m, "attention.value_length", vname, sizeof(vname));
+    uint64_t kl = 0, vl = 0;
+
+    if (kk && vk && (gguf_kv_u64(kk, &kl) || gguf_kv_u64(vk, &vl) || kl != vl)) {
+        sut_error_set(err, "%s: '%s' differs from '%s': not implemented by "
+                      "the forward pass", m->label, vname, kname);
+        return -1;
+    }
+    return 0;
+}
+
+/* The config keys of the metadata. */
+static int build_keys(meta *m, const gmodel_tensor *emb, sut_error *err)
+{
     const gguf_kv *bos = gguf_kv_find(m->f, "tokenizer.ggml.bos_token_id");
-    char name[160];
     uint64_t u;
 
-    if (!emb || emb->t->ndim != 2) {
-        sut_error_set(err, "%s: tensor 'token_embd.weight' is %s", m->label,
-                      emb ? "not a matrix" : "missing");
-        return -1;
-    }
-    if (akv(m, "expert_count", name, sizeof(name)) &&
-        gguf_get_u64(m->f, name, 0) > 0) {
-        sut_error_set(err, "%s: '%s': mixtures of experts are not implemented "
-                      "by the forward pass", m->label, name);
-        return -1;
-    }
     cJSON_AddStringToObject(m->cfg, "model_type", m->arch);
     cJSON_AddNumberToObject(m->cfg, "vocab_size", (double)emb->t->ne[1]);
     if (bos && gguf_kv_u64(bos, &u) == 0 && u < emb->t->ne[1])
@@ -236,7 +241,35 @@ static int build(meta *m, const gmodel *g, sut_error *err)
         put_num(m, "attention.layer_norm_rms_epsilon", "rms_norm_eps", true,
                 NULL, err))
         return -1;
-    return put_rope(m, g, err) || put_family(m, err) ? -1 : 0;
+    return 0;
+}
+
+/* The config.json the metadata stands for (put_rope and put_family are
+ * applied by the caller). */
+static int build(meta *m, const gmodel *g, sut_error *err)
+{
+    const gmodel_tensor *emb = gmodel_find(g, "token_embd.weight");
+    char name[160];
+
+    if (!emb || emb->t->ndim != 2) {
+        sut_error_set(err, "%s: tensor 'token_embd.weight' is %s", m->label,
+                      emb ? "not a matrix" : "missing");
+        return -1;
+    }
+    if (akv(m, "expert_count", name, sizeof(name)) &&
+        gguf_get_u64(m->f, name, 0) > 0) {
+        sut_error_set(err, "%s: '%s': mixtures of experts are not implemented "
+                      "by the forward pass", m->label, name);
+        return -1;
+    }
+    if (gmodel_find(g, "rope_factors_long.weight") ||
+        gmodel_find(g, "rope_factors_short.weight")) {
+        sut_error_set(err, "%s: tensors 'rope_factors_long/short.weight' "
+                      "(LongRoPE) are not implemented by the forward pass",
+                      m->label);
+        return -1;
+    }
+    return refuse_value_length(m, err) ? -1 : build_keys(m, emb, err);
 }
 
 /* The config keys build writes and the metadata keys they come from. */
@@ -353,7 +386,7 @@ int fw_gguf_cfg(fw_cfg *c, const gmodel *g, sut_error *err)
         sut_error_set(err, "%s: out of memory", m.label);
         return -1;
     }
-    rc = build(&m, g, err) ? -1 : 0;
+    rc = build(&m, g, err) || put_rope(&m, g, err) || put_family(&m, err) ? -1 : 0;
     if (rc == 0 && fw_cfg_parse(c, m.cfg, m.label, err) != 0) {
         name_metadata(err, m.arch);
         rc = -1;

@@ -72,7 +72,8 @@ const char *fw_gguf_local(const fw_cfg *c, int r);
  * FW_Q8_0). 0, or -1 when the pass does not read the type. */
 int fw_gguf_dtype(uint32_t type, int *dt);
 /* Dequantizes `blocks` Q8_0 blocks at src into dst (32 floats a block),
- * times scale. */
+ * each block's F16 scale times scale rounded to F16 first, exactly as a
+ * suture build of the scaled tensor stores it. */
 void fw_q8_0_f32(const unsigned char *src, float *dst, size_t blocks,
                  float scale);
 
