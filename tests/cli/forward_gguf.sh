@@ -141,6 +141,30 @@ check tiny_llama_f16 "$GG/tiny_llama_f16.gguf" 1,5,3,7,2,0,4,6
 check tiny_llama_q8 "$GG/tiny_llama_q8.gguf" 1,5,3,7,2,0,4,6
 check llama-2-tiny-random "$GG/llama-2-tiny-random.gguf" "$IDS"
 
+# stories260K (a trained model) as a GGUF (py/hf2gguf.py: llama's q/k rows
+# permuted): probe's NLL on the first 256 tok512 ids of the calibration
+# text against llama.cpp's (1.13267). (llama-quantize refuses its Q8_0:
+# "quantized data validation failed".)
+s260=$FIX/hf/stories260K
+if [ -f "$s260/tok512.bin" ] && [ -f "$OPY/tok512.py" ] &&
+    "$NPY" "$OPY/hf2gguf.py" "$s260" "$T/s260.gguf" >"$T/s260.conv" 2>&1; then
+    python3 - "$OPY" "$s260/tok512.bin" "$FIX/text/tinystories-calibration.txt" >"$T/s.ids" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import tok512
+v, s = tok512.load(sys.argv[2])
+print(" ".join(map(str, tok512.encode(open(sys.argv[3]).read(), v, s))))
+PY
+    first=$(tr ' ' '\n' <"$T/s.ids" | head -256 | paste -sd,)
+    want=$("$ORACLE/bin/logits" "$T/s260.gguf" "$first" | pj "d['nll']")
+    run probe "$T/s260.gguf" --tokens "$T/s.ids" --ctx 256 --max-tokens 256 --json -q
+    got=$(printf '%s' "$out" | pj "d['nll']")
+    expect_eq "oracle-gguf-s260-nll" \
+        "$(python3 -c "print(abs($got - $want) <= 1e-3 + 5e-4 * $want, round($want, 4))")" "True 1.1327"
+else
+    skip "oracle-gguf-s260-nll" "no stories260K tok512.bin or $OPY/tok512.py, or its conversion failed"
+fi
+
 # Generated models of each family, converted to F32 GGUF (llama's q/k rows
 # permuted as llama.cpp's converter does, gemma norms stored + 1), then
 # F16, BF16 and Q8_0 by llama-quantize.
