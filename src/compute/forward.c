@@ -43,7 +43,7 @@ struct fw_model {
     size_t n_slots;
     src *srcs;
     size_t n_srcs;
-    wref *lw;                  /* n_slots x W_COUNT (mt NULL: unused) */
+    wref *lw;                  /* n_slots x W_COUNT (name NULL: unused) */
     wref embed, norm, head;
     const gmodel *g;           /* the GGUF source, or NULL */
     float *wbuf;               /* the weight matrix being applied */
