@@ -97,7 +97,11 @@ static void merge(unsigned i, char *s) { snprintf(s, 32, "t%u m%u", i % 977, i);
 
 static int metadata(gguf_writer *w, const struct opts *o, sut_error *err)
 {
+    const float eps = 1e-5f;   /* little-endian hosts, as the writer */
+
     return gguf_writer_kv_str(w, "general.architecture", "llama", err) ||
+           gguf_writer_kv(w, "llama.attention.layer_norm_rms_epsilon", GGUF_V_F32,
+                          GGUF_V_F32, 1, &eps, sizeof(eps), err) ||
            gguf_writer_kv_str(w, "general.name", "gguf-gen", err) ||
            gguf_writer_kv_u32(w, "llama.block_count", o->layers, err) ||
            gguf_writer_kv_u32(w, "llama.context_length", 8192, err) ||

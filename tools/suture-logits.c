@@ -3,6 +3,8 @@
  *
  *   suture-logits MODEL 1,403,407 [--all]
  *
+ * MODEL is a folder, a .safetensors file or a GGUF file.
+ *
  * {"n_vocab": V, "logits": [[...]], "nll": mean next-token NLL}: the last
  * position's row, or every position's with --all. All ids form one window.
  * Exit 0, or 2 with a message on stderr. */
@@ -52,8 +54,10 @@ static int parse_ids(const char *s, int32_t **ids, size_t *n)
 static int run(const char *path, const int32_t *ids, size_t n, bool all,
                sut_error *err)
 {
-    arch_table *at = arch_table_new(err);
+    bool gguf = gguf_is_gguf(path);
+    arch_table *at = gguf ? NULL : arch_table_new(err);
     model *m = at ? model_open(path, at, MODEL_STRICT, err) : NULL;
+    gmodel *gm = gguf ? gmodel_open(path, err) : NULL;
     fw_stack s = {0};
     fw_model *f = NULL;
     fw_batch *b = NULL;
@@ -63,7 +67,10 @@ static int run(const char *path, const int32_t *ids, size_t n, bool all,
     size_t t, v;
     int rc = -1;
 
-    if (!m || fw_stack_of_model(&s, m, err) || !(f = fw_open(&s, 2, err)) ||
+    if (gguf ? !gm || fw_stack_of_gguf(&s, gm, err)
+             : !m || fw_stack_of_model(&s, m, err))
+        goto out;
+    if (!(f = fw_open(&s, 2, err)) ||
         !(b = fw_batch_new(f, n, n, err)) || fw_batch_set(b, ids, &n, 1, err))
         goto out;
     g.V = fw_model_dims(f)->vocab;
@@ -93,6 +100,7 @@ out:
     fw_free(f);
     fw_stack_release(&s);
     model_free(m);
+    gmodel_free(gm);
     arch_table_free(at);
     return rc;
 }

@@ -16,7 +16,14 @@
  * running log-sum-exp.
  *
  * Families: llama (rope_scaling llama3, linear), mistral, qwen2, gemma,
- * gemma2, phi3. Any other family, or a config value the pass does not
+ * gemma2, phi3.
+ *
+ * GGUF models (llama.cpp's names: llama, qwen2, gemma, gemma2, phi3) in
+ * F32, F16, BF16 and Q8_0 (dequantized as read, a chunk at a time): the
+ * hyperparameters are the {arch}.* keys, the tensors blk.N.attn_q.weight
+ * and so on. llama.cpp's llama GGUFs hold q and k rows permuted for its
+ * interleaved rope: they are put back in transformers' order as read.
+ * llama.cpp's gemma norms are stored as w + 1: no offset is added. Any other family, or a config value the pass does not
  * implement (another rope_scaling type, qwen2's use_sliding_window, an
  * unknown activation), is refused by name.
  *
@@ -31,6 +38,7 @@
 #include <stdint.h>
 
 #include "suture/error.h"
+#include "suture/gguf_model.h"
 #include "suture/model.h"
 
 /* Multiplies the in-layer tensor named local ("self_attn.o_proj.weight")
@@ -55,11 +63,19 @@ typedef struct fw_stack {
                                   embedding) */
     const fw_slot *layers;     /* n_layers slots, in order */
     size_t n_layers;
+    /* When not NULL, a GGUF model is the weight source of the whole stack:
+     * config, embed, head and every slot's m are unused (NULL), each slot's
+     * layer is a blk.N of gguf and its scales name GGUF local tensors
+     * ("attn_output.weight"). The family and dimensions come from its
+     * metadata (general.architecture, {arch}.*). */
+    const gmodel *gguf;
 } fw_stack;
 
 /* Fills s with the stack of m as it is: every layer in order. The layer
  * array is allocated; free it with fw_stack_release. 0, or -1 with err. */
 int fw_stack_of_model(fw_stack *s, const model *m, sut_error *err);
+/* The same for a GGUF model (see fw_stack.gguf). */
+int fw_stack_of_gguf(fw_stack *s, const gmodel *g, sut_error *err);
 void fw_stack_release(fw_stack *s);
 
 typedef struct fw_dims {

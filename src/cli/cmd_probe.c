@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "suture/gguf_model.h"
 #include "suture/model.h"
 #include "suture/probe.h"
 #include "cli.h"
@@ -23,11 +24,14 @@ static const char usage[] =
     "memory at a time), and reports the mean negative log-likelihood and\n"
     "perplexity, each layer's angular distance and Block Influence between\n"
     "its input and output, and for each block length the block whose removal\n"
-    "changes the hidden state least. Exit 0, or 2 when refused.\n\n"
+    "changes the hidden state least. MODEL is a model folder, a .safetensors\n"
+    "file or a GGUF file (F32, F16, BF16, Q8_0 tensors). Exit 0, or 2 when\n"
+    "refused.\n\n"
     "  --tokens FILE     token ids: a JSON array or ids separated by spaces,\n"
     "                    used exactly as given\n"
     "  --text FILE       text, tokenized with the model's tokenizer.json\n"
-    "                    (BOS as the model expects, at each window's start)\n"
+    "                    (BOS as the model expects, at each window's start;\n"
+    "                    not for GGUF files: give --tokens)\n"
     "  --ctx N           window length in tokens (default 512, at most the\n"
     "                    model's context)\n"
     "  --max-tokens N    use at most the first N ids\n"
@@ -109,15 +113,50 @@ static int parse(int argc, char **argv, struct args *a)
     return CLI_GO;
 }
 
+/* MODEL: a GGUF file (or split set) into *g, else a folder into *m. */
+static int open_model(const struct args *a, arch_table *t, model **m,
+                      gmodel **g, sut_error *err)
+{
+    if (gguf_is_gguf(a->path))
+        *g = gmodel_open(a->path, err);
+    else
+        *m = model_open(a->path, t, MODEL_STRICT, err);
+    return *m || *g ? 0 : -1;
+}
+
 /* The ids to feed and the BOS rule: --tokens ids exactly (bos -1); --text
- * ids from the model's tokenizer with its BOS (*bos its id). */
+ * ids from the model's tokenizer with its BOS (*bos its id). A GGUF
+ * model's tokenizer (tokenizer.ggml.*) is not read: --text is refused. */
 static int load_ids(const struct args *a, const model *m, int32_t **ids,
                     size_t *n, int *bos, sut_error *err)
 {
     *bos = -1;
     if (a->tokens)
         return probe_read_ids(a->tokens, ids, n, err);
+    if (!m) {
+        sut_error_set(err, "%s: --text needs a tokenizer.json: the tokenizer "
+                      "of a GGUF file is not supported; give --tokens FILE",
+                      a->path);
+        return -1;
+    }
     return probe_read_text(a->text, model_dir(m), ids, n, bos, err);
+}
+
+/* The model's context length (0: not given). */
+static double model_context(const model *m, const gmodel *g)
+{
+    const cJSON *mp;
+    char key[160];
+
+    if (g) {
+        snprintf(key, sizeof(key), "%s.context_length",
+                 gmodel_arch(g) ? gmodel_arch(g) : "");
+        return (double)gguf_get_u64(gmodel_meta(g), key, 0);
+    }
+    mp = model_config(m) ? cJSON_GetObjectItemCaseSensitive(model_config(m),
+                                                            "max_position_embeddings")
+                         : NULL;
+    return cJSON_IsNumber(mp) ? mp->valuedouble : 0;
 }
 
 static void print_result(const probe_result *r, const struct args *a)
@@ -143,8 +182,9 @@ static void print_result(const probe_result *r, const struct args *a)
 
 /* probe_run on a stack of the whole model, with a progress bar on a
  * terminal (unless --quiet). */
-static int run_probe(const struct args *a, const model *m, const int32_t *ids,
-                     size_t n, int bos, probe_result *r, sut_error *err)
+static int run_probe(const struct args *a, const model *m, const gmodel *g,
+                     const int32_t *ids, size_t n, int bos, probe_result *r,
+                     sut_error *err)
 {
     cli_progress *bar = cli_progress_new("probe", a->quiet);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -153,15 +193,12 @@ static int run_probe(const struct args *a, const model *m, const int32_t *ids,
                        a->threads ? a->threads : cpus > 0 ? (unsigned)cpus : 1,
                        bos, bar ? cli_progress_update : NULL, bar};
     fw_stack s;
+    double mctx = model_context(m, g);
     int rc;
 
-    if (!a->ctx && model_config(m)) {
-        const cJSON *mp = cJSON_GetObjectItemCaseSensitive(model_config(m),
-                                                           "max_position_embeddings");
-        if (cJSON_IsNumber(mp) && mp->valuedouble >= 2 && mp->valuedouble < o.ctx)
-            o.ctx = (size_t)mp->valuedouble;
-    }
-    if (fw_stack_of_model(&s, m, err) != 0) {
+    if (!a->ctx && mctx >= 2 && mctx < (double)o.ctx)
+        o.ctx = (size_t)mctx;
+    if ((g ? fw_stack_of_gguf(&s, g, err) : fw_stack_of_model(&s, m, err)) != 0) {
         cli_progress_free(bar);
         return -1;
     }
@@ -178,6 +215,7 @@ int cmd_probe(int argc, char **argv)
     sut_error err;
     arch_table *t = NULL;
     model *m = NULL;
+    gmodel *g = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
     int bos, rc;
@@ -186,9 +224,9 @@ int cmd_probe(int argc, char **argv)
         return rc;
     rc = EXIT_USAGE;
     if (!(t = cli_arch_table(a.arch_file, &err)) ||
-        !(m = model_open(a.path, t, MODEL_STRICT, &err)) ||
+        open_model(&a, t, &m, &g, &err) != 0 ||
         load_ids(&a, m, &ids, &n, &bos, &err) != 0 ||
-        run_probe(&a, m, ids, n, bos, &r, &err) != 0) {
+        run_probe(&a, m, g, ids, n, bos, &r, &err) != 0) {
         cli_fail("probe", &err);
         goto out;
     }
@@ -202,6 +240,7 @@ out:
     probe_result_free(&r);
     free(ids);
     model_free(m);
+    gmodel_free(g);
     arch_table_free(t);
     return rc;
 }

@@ -19,16 +19,22 @@
 
 /* A tensor to read: where it lives and how it is scaled. */
 typedef struct wref {
-    const model_tensor *mt;
+    const char *name;          /* tensor name; NULL: the role is unused */
     const char *file;          /* shard path, for messages */
     int fd;
     uint64_t off;              /* absolute offset of its data */
+    uint64_t elements, bytes;
+    int dtype;                 /* an st_dtype, or FW_Q8_0 */
     float scale;
+    size_t unpermute;          /* heads of rows to put back in transformers'
+                                  rotary order (llama.cpp's llama q, k) */
 } wref;
 
+/* The open files of a weight source (a model or a GGUF model). */
 typedef struct src {
-    const model *m;
+    const void *m;
     int *fds;
+    size_t n;
 } src;
 
 struct fw_model {
@@ -37,12 +43,14 @@ struct fw_model {
     size_t n_slots;
     src *srcs;
     size_t n_srcs;
-    wref *lw;                  /* n_slots x W_COUNT (mt NULL: unused) */
+    wref *lw;                  /* n_slots x W_COUNT (name NULL: unused) */
     wref embed, norm, head;
+    const gmodel *g;           /* the GGUF source, or NULL */
     float *wbuf;               /* the weight matrix being applied */
     size_t wbuf_elems;
     unsigned char *rbuf;       /* READ_BYTES */
     float *vec;                /* norm weights and biases */
+    float *perm;               /* one head's rows, for un-permuting */
     uint64_t pass_bytes;       /* bytes of every tensor a pass reads whole */
     uint64_t bytes_read;       /* of those, read so far */
 };
@@ -66,10 +74,22 @@ static const char *model_label(const model *m)
     return model_path(m);
 }
 
-/* The fds of m's shards, opened once per model. */
-static int open_src(fw_model *f, const model *m, int **fds, sut_error *err)
+static const char *shard_path(const void *m, size_t i)
 {
-    size_t i, n = model_shard_count(m);
+    return st_path(model_shard(m, i));
+}
+
+static const char *gguf_file_path(const void *g, size_t i)
+{
+    return gguf_path(gguf_set_file(gmodel_set(g), i));
+}
+
+/* The fds of m's n files (path(m, i) each), opened once per source. */
+static int open_src(fw_model *f, const void *m, size_t n,
+                    const char *(*path)(const void *, size_t), int **fds,
+                    sut_error *err)
+{
+    size_t i;
     src *grown;
 
     for (i = 0; i < f->n_srcs; i++)
@@ -83,11 +103,12 @@ static int open_src(fw_model *f, const model *m, int **fds, sut_error *err)
     if (!(grown[f->n_srcs].fds = malloc((n ? n : 1) * sizeof(int))))
         goto oom;
     grown[f->n_srcs].m = m;
+    grown[f->n_srcs].n = n;
     for (i = 0; i < n; i++)
         grown[f->n_srcs].fds[i] = -1;
     f->n_srcs++;
     for (i = 0; i < n; i++) {
-        const char *p = st_path(model_shard(m, i));
+        const char *p = path(m, i);
         if ((grown[f->n_srcs - 1].fds[i] = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
             sut_error_set(err, "%s: %s", p, strerror(errno));
             return -1;
@@ -96,7 +117,7 @@ static int open_src(fw_model *f, const model *m, int **fds, sut_error *err)
     *fds = grown[f->n_srcs - 1].fds;
     return 0;
 oom:
-    sut_error_set(err, "%s: out of memory", model_label(m));
+    sut_error_set(err, "%s: out of memory", path(m, 0));
     return -1;
 }
 
@@ -135,17 +156,69 @@ static int make_ref(fw_model *f, wref *w, const model *m,
     int *fds;
     const st_file *sf = model_shard(m, mt->shard);
 
-    if (check_shape(mt, d0, d1, st_path(sf), err) || open_src(f, m, &fds, err))
+    if (check_shape(mt, d0, d1, st_path(sf), err) ||
+        open_src(f, m, model_shard_count(m), shard_path, &fds, err))
         return -1;
-    w->mt = mt;
-    w->file = st_path(sf);
-    w->fd = fds[mt->shard];
-    w->off = st_data_start(sf) + mt->t->begin;
-    w->scale = scale;
-    f->pass_bytes += st_tensor_bytes(mt->t);
+    *w = (wref){mt->t->name, st_path(sf), fds[mt->shard],
+                st_data_start(sf) + mt->t->begin, mt->t->elements,
+                st_tensor_bytes(mt->t), (int)mt->t->dtype, scale, 0};
+    f->pass_bytes += w->bytes;
     if (d1 && (size_t)(d0 * d1) > f->wbuf_elems)
         f->wbuf_elems = (size_t)(d0 * d1);
     return 0;
+}
+
+/* Checks a GGUF tensor's type and shape ([d1, d0] in ggml order, or [d0]
+ * for a vector) and fills w. */
+static int make_gref(fw_model *f, wref *w, const gmodel_tensor *gt,
+                     uint64_t d0, uint64_t d1, float scale, sut_error *err)
+{
+    const gguf_tensor *t = gt->t;
+    const gguf_file *gf = gguf_set_file(gmodel_set(f->g), gt->file);
+    bool ok = d1 ? t->ndim == 2 && t->ne[0] == d1 && t->ne[1] == d0
+                 : t->ndim == 1 && t->ne[0] == d0;
+    int dt, *fds;
+
+    if (fw_gguf_dtype(t->type, &dt) != 0) {
+        sut_error_set(err, "%s: tensor '%s': type %s is not supported by the "
+                      "forward pass (F32, F16, BF16, Q8_0)", gguf_path(gf),
+                      t->name, gguf_type_name(t->type));
+        return -1;
+    }
+    if (!ok) {
+        char want[64];
+        if (d1)
+            snprintf(want, sizeof(want), "[%llu, %llu]",
+                     (unsigned long long)d1, (unsigned long long)d0);
+        else
+            snprintf(want, sizeof(want), "[%llu]", (unsigned long long)d0);
+        sut_error_set(err, "%s: tensor '%s': shape does not match the metadata "
+                      "(want %s in ggml order)", gguf_path(gf), t->name, want);
+        return -1;
+    }
+    if (open_src(f, f->g, gguf_set_count(gmodel_set(f->g)), gguf_file_path,
+                 &fds, err))
+        return -1;
+    *w = (wref){t->name, gguf_path(gf), fds[gt->file],
+                gguf_data_start(gf) + t->offset, t->elements, t->bytes, dt,
+                scale, 0};
+    f->pass_bytes += w->bytes;
+    if (d1 && (size_t)(d0 * d1) > f->wbuf_elems)
+        f->wbuf_elems = (size_t)(d0 * d1);
+    return 0;
+}
+
+/* The GGUF tensor named name (global) into w. */
+static int find_gglobal(fw_model *f, wref *w, const char *name, uint64_t d0,
+                        uint64_t d1, sut_error *err)
+{
+    const gmodel_tensor *gt = gmodel_find(f->g, name);
+
+    if (!gt) {
+        sut_error_set(err, "%s: tensor '%s' is missing", gmodel_path(f->g), name);
+        return -1;
+    }
+    return make_gref(f, w, gt, d0, d1, 1.0f, err);
 }
 
 static int find_global(fw_model *f, wref *w, const model *m, const char *name,
@@ -207,6 +280,48 @@ static const model_tensor *find_local(const model *m, unsigned layer,
     return NULL;
 }
 
+static const gmodel_tensor *find_glocal(const gmodel *g, unsigned layer,
+                                        const char *local)
+{
+    size_t n, i;
+    const size_t *idx = layer < gmodel_layer_count(g)
+                      ? gmodel_layer_tensors(g, layer, &n) : NULL;
+
+    for (i = 0; idx && i < n; i++) {
+        const gmodel_tensor *gt = gmodel_tensor_at(g, idx[i]);
+        if (gt->local && strcmp(gt->local, local) == 0)
+            return gt;
+    }
+    return NULL;
+}
+
+/* Slot i's tensors from the GGUF model. */
+static int resolve_gslot(fw_model *f, size_t i, sut_error *err)
+{
+    const fw_slot *s = &f->slots[i];
+    int r;
+
+    for (r = 0; r < W_COUNT; r++) {
+        const char *name = fw_gguf_local(&f->c, r);
+        const gmodel_tensor *gt;
+        wref *w = &f->lw[i * W_COUNT + r];
+        uint64_t d0, d1;
+        if (!name)
+            continue;
+        if (!(gt = find_glocal(f->g, s->layer, name))) {
+            sut_error_set(err, "%s: layer %u: tensor 'blk.%u.%s' is missing",
+                          gmodel_path(f->g), s->layer, s->layer, name);
+            return -1;
+        }
+        role_shape(&f->c, r, &d0, &d1);
+        if (make_gref(f, w, gt, d0, d1, slot_scale(s, name), err))
+            return -1;
+        if (f->c.unpermute && (r == W_Q || r == W_K))
+            w->unpermute = r == W_Q ? f->c.d.heads : f->c.d.kv_heads;
+    }
+    return 0;
+}
+
 static int resolve_slot(fw_model *f, size_t i, sut_error *err)
 {
     const fw_slot *s = &f->slots[i];
@@ -231,6 +346,23 @@ static int resolve_slot(fw_model *f, size_t i, sut_error *err)
     return 0;
 }
 
+/* The GGUF embedding, final norm and head (token_embd when tied). */
+static int resolve_gends(fw_model *f, sut_error *err)
+{
+    uint64_t V = f->c.d.vocab, D = f->c.d.hidden;
+    size_t keep = f->wbuf_elems;
+    int rc;
+
+    rc = find_gglobal(f, &f->embed, "token_embd.weight", V, D, err) ||
+         find_gglobal(f, &f->norm, "output_norm.weight", D, 0, err) ||
+         find_gglobal(f, &f->head, gmodel_find(f->g, "output.weight")
+                      ? "output.weight" : "token_embd.weight", V, D, err) ? -1 : 0;
+    f->wbuf_elems = keep;
+    if (rc == 0)
+        f->pass_bytes -= f->embed.bytes;
+    return rc;
+}
+
 /* The embedding, final norm and head tensors. */
 static int resolve_ends(fw_model *f, const fw_stack *s, sut_error *err)
 {
@@ -253,7 +385,7 @@ static int resolve_ends(fw_model *f, const fw_stack *s, sut_error *err)
      * the buffer of the layers' largest matrix: neither is held whole */
     f->wbuf_elems = keep;
     if (rc == 0)
-        f->pass_bytes -= st_tensor_bytes(f->embed.mt->t); /* read by rows */
+        f->pass_bytes -= f->embed.bytes; /* read by rows */
     return rc;
 }
 
@@ -267,7 +399,8 @@ static int alloc_buffers(fw_model *f, sut_error *err)
     f->wbuf = malloc(f->wbuf_elems * sizeof(float));
     f->rbuf = malloc(READ_BYTES);
     f->vec = malloc(n * sizeof(float));
-    if (!f->wbuf || !f->rbuf || !f->vec) {
+    f->perm = malloc(f->c.d.head_dim * f->c.d.hidden * sizeof(float));
+    if (!f->wbuf || !f->rbuf || !f->vec || !f->perm) {
         sut_error_set(err, "out of memory for a weight matrix of %zu floats",
                       f->wbuf_elems);
         return -1;
@@ -286,7 +419,22 @@ int fw_stack_of_model(fw_stack *s, const model *m, sut_error *err)
     }
     for (i = 0; i < n; i++)
         slots[i] = (fw_slot){m, i, NULL, 0};
-    *s = (fw_stack){m, m, m, slots, n};
+    *s = (fw_stack){m, m, m, slots, n, NULL};
+    return 0;
+}
+
+int fw_stack_of_gguf(fw_stack *s, const gmodel *g, sut_error *err)
+{
+    unsigned i, n = gmodel_layer_count(g);
+    fw_slot *slots = calloc(n ? n : 1, sizeof(*slots));
+
+    if (!slots) {
+        sut_error_set(err, "%s: out of memory", gmodel_path(g));
+        return -1;
+    }
+    for (i = 0; i < n; i++)
+        slots[i] = (fw_slot){NULL, i, NULL, 0};
+    *s = (fw_stack){NULL, NULL, NULL, slots, n, g};
     return 0;
 }
 
@@ -303,6 +451,12 @@ fw_model *fw_open(const fw_stack *s, unsigned threads, sut_error *err)
     char *label = NULL;
     size_t i;
 
+    if (f && s->gguf) {
+        f->g = s->gguf;
+        if (fw_gguf_cfg(&f->c, s->gguf, err))
+            goto fail;
+        goto layers;
+    }
     if (!f || !(label = sut_path_join(model_dir(s->config), "config.json"))) {
         sut_error_set(err, "out of memory");
         free(f);
@@ -315,6 +469,7 @@ fw_model *fw_open(const fw_stack *s, unsigned threads, sut_error *err)
     }
     if (fw_cfg_parse(&f->c, model_config(s->config), label, err))
         goto fail;
+layers:
     f->c.d.layers = s->n_layers;
     f->n_slots = s->n_layers;
     f->slots = malloc((s->n_layers ? s->n_layers : 1) * sizeof(*f->slots));
@@ -325,9 +480,10 @@ fw_model *fw_open(const fw_stack *s, unsigned threads, sut_error *err)
     }
     memcpy(f->slots, s->layers, s->n_layers * sizeof(*f->slots));
     for (i = 0; i < s->n_layers; i++)
-        if (resolve_slot(f, i, err))
+        if (f->g ? resolve_gslot(f, i, err) : resolve_slot(f, i, err))
             goto fail;
-    if (resolve_ends(f, s, err) || alloc_buffers(f, err))
+    if ((f->g ? resolve_gends(f, err) : resolve_ends(f, s, err)) ||
+        alloc_buffers(f, err))
         goto fail;
     kn_set_threads(threads);
     free(label);
@@ -345,7 +501,7 @@ void fw_free(fw_model *f)
     if (!f)
         return;
     for (i = 0; i < f->n_srcs; i++) {
-        for (j = 0; j < model_shard_count(f->srcs[i].m); j++)
+        for (j = 0; j < f->srcs[i].n; j++)
             if (f->srcs[i].fds[j] >= 0)
                 close(f->srcs[i].fds[j]);
         free(f->srcs[i].fds);
@@ -357,6 +513,7 @@ void fw_free(fw_model *f)
     free(f->wbuf);
     free(f->rbuf);
     free(f->vec);
+    free(f->perm);
     free(f);
 }
 
@@ -392,7 +549,7 @@ static int read_at(const wref *w, void *buf, size_t n, uint64_t off,
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0) {
-            sut_error_set(err, "%s: tensor '%s': %s", w->file, w->mt->t->name,
+            sut_error_set(err, "%s: tensor '%s': %s", w->file, w->name,
                           got < 0 ? strerror(errno) : "file ends inside the data");
             return -1;
         }
@@ -403,14 +560,44 @@ static int read_at(const wref *w, void *buf, size_t n, uint64_t off,
     return 0;
 }
 
+/* Elements [first, first + n) of Q8_0 tensor w (whole blocks) into dst. */
+static int read_q8_0(fw_model *f, const wref *w, uint64_t first, size_t n,
+                     float *dst, sut_error *err)
+{
+    size_t per = READ_BYTES / FW_Q8_0_BYTES, blocks = n / FW_Q8_0_BLOCK, done = 0;
+    uint64_t off = w->off + first / FW_Q8_0_BLOCK * FW_Q8_0_BYTES;
+
+    if (first % FW_Q8_0_BLOCK || n % FW_Q8_0_BLOCK) {
+        sut_error_set(err, "%s: tensor '%s': a read of Q8_0 elements that are "
+                      "not whole blocks", w->file, w->name);
+        return -1;
+    }
+    if (w != &f->embed)
+        f->bytes_read += (uint64_t)blocks * FW_Q8_0_BYTES;
+    while (done < blocks) {
+        size_t k = blocks - done < per ? blocks - done : per;
+        if (read_at(w, f->rbuf, k * FW_Q8_0_BYTES,
+                    off + (uint64_t)done * FW_Q8_0_BYTES, err))
+            return -1;
+        fw_q8_0_f32(f->rbuf, dst + done * FW_Q8_0_BLOCK, k, w->scale);
+        done += k;
+    }
+    return 0;
+}
+
 /* Elements [first, first + n) of w as F32 into dst, scaled. 0 or -1. */
 static int read_f32(fw_model *f, const wref *w, uint64_t first, size_t n,
                     float *dst, sut_error *err)
 {
-    st_dtype dt = w->mt->t->dtype;
-    size_t es = st_dtype_bits(dt) / 8, per = READ_BYTES / es, done = 0;
-    uint64_t off = w->off + first * es;
+    st_dtype dt = (st_dtype)w->dtype;
+    size_t es, per, done = 0;
+    uint64_t off;
 
+    if (w->dtype == FW_Q8_0)
+        return read_q8_0(f, w, first, n, dst, err);
+    es = st_dtype_bits(dt) / 8;
+    per = READ_BYTES / es;
+    off = w->off + first * es;
     if (w != &f->embed)
         f->bytes_read += (uint64_t)n * es;
 
@@ -426,10 +613,31 @@ static int read_f32(fw_model *f, const wref *w, uint64_t first, size_t n,
     return 0;
 }
 
+/* Puts each head's rows of m (heads x head_dim rows of cols floats) from
+ * llama.cpp's order (row 2i + j) back in transformers' (row j * hd/2 + i). */
+static void unpermute(fw_model *f, float *m, size_t heads, size_t cols)
+{
+    size_t hd = f->c.d.head_dim, h, i, j;
+
+    for (h = 0; h < heads; h++) {
+        float *rows = m + h * hd * cols;
+        memcpy(f->perm, rows, hd * cols * sizeof(float));
+        for (i = 0; i < hd / 2; i++)
+            for (j = 0; j < 2; j++)
+                memcpy(rows + (j * (hd / 2) + i) * cols,
+                       f->perm + (2 * i + j) * cols, cols * sizeof(float));
+    }
+}
+
 /* The whole of tensor w into dst (its element count). */
 static int read_all(fw_model *f, const wref *w, float *dst, sut_error *err)
 {
-    return read_f32(f, w, 0, (size_t)w->mt->t->elements, dst, err);
+    if (read_f32(f, w, 0, (size_t)w->elements, dst, err))
+        return -1;
+    if (w->unpermute)
+        unpermute(f, dst, w->unpermute, (size_t)w->elements /
+                  (w->unpermute * f->c.d.head_dim));
+    return 0;
 }
 
 /* ---- batches ----------------------------------------------------------- */
@@ -587,7 +795,7 @@ static int norm(fw_model *f, fw_batch *b, const wref *w, float *out,
 {
     if (read_all(f, w, f->vec, err))
         return -1;
-    kn_rmsnorm(out, x, f->vec, f->c.fam->norm_offset, b->T, b->hidden, f->c.eps);
+    kn_rmsnorm(out, x, f->vec, f->c.norm_offset, b->T, b->hidden, f->c.eps);
     return 0;
 }
 
@@ -598,7 +806,7 @@ static int project(fw_model *f, fw_batch *b, const wref *bias, float *out,
                    float beta, sut_error *err)
 {
     kn_matmul(out, ldo, x, I, f->wbuf + r0 * I, b->T, rows, I, beta);
-    if (bias && bias->mt) {
+    if (bias && bias->name) {
         if (read_all(f, bias, f->vec, err))
             return -1;
         kn_add_bias(out, ldo, f->vec, b->T, rows);
@@ -620,7 +828,7 @@ static int qkv(fw_model *f, fw_batch *b, const wref *w, sut_error *err)
     size_t D = b->hidden, q = b->qdim, kv = b->kvdim;
     const fw_dims *d = &f->c.d;
 
-    if (w[W_QKV].mt) {
+    if (w[W_QKV].name) {
         if (read_all(f, &w[W_QKV], f->wbuf, err) ||
             project(f, b, NULL, b->q, q, b->xb, 0, q, D, 0, err) ||
             project(f, b, NULL, b->k, kv, b->xb, q, kv, D, 0, err) ||
@@ -661,7 +869,7 @@ static int residual(fw_model *f, fw_batch *b, const wref *post, const float *x,
 {
     size_t D = b->hidden;
 
-    if (!post->mt) {
+    if (!post->name) {
         kn_matmul(b->h, D, x, I, f->wbuf, b->T, D, I, 1.0f);
         return 0;
     }
@@ -676,7 +884,7 @@ static int mlp(fw_model *f, fw_batch *b, const wref *w, sut_error *err)
 {
     size_t D = b->hidden, I = b->inter;
 
-    if (w[W_GATE_UP].mt) {
+    if (w[W_GATE_UP].name) {
         if (read_all(f, &w[W_GATE_UP], f->wbuf, err))
             return -1;
         project(f, b, NULL, b->g, I, b->xb, 0, I, D, 0, err);

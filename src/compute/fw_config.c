@@ -322,6 +322,7 @@ int fw_cfg_parse(fw_cfg *c, const cJSON *config, const char *label,
         fw_cfg_release(c);
         return -1;
     }
+    c->norm_offset = c->fam->norm_offset;
     return 0;
 }
 

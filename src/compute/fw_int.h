@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "suture/forward.h"
+#include "suture/gguf_model.h"
 #include "kernels.h"
 
 /* The tensors of a layer, by role. */
@@ -40,6 +41,9 @@ typedef struct fw_cfg {
     float *inv_freq;           /* rot / 2 frequencies, rope scaling done */
     float attn_scale, attn_cap, final_cap; /* caps 0: none */
     size_t window;             /* sliding window, 0: none */
+    float norm_offset;         /* RMSNorm weight offset (the family's, 0
+                                  for GGUF: stored as w + 1 already) */
+    bool unpermute;            /* q/k rows in llama.cpp's llama order */
 } fw_cfg;
 
 /* Parses config (label names the file in messages) into c. 0, or -1
@@ -50,5 +54,27 @@ void fw_cfg_release(fw_cfg *c);
 
 /* True when stack layer i uses the sliding window. */
 bool fw_cfg_sliding(const fw_cfg *c, size_t i);
+
+/* ---- GGUF (fw_gguf.c) ---------------------------------------------------- */
+
+#define FW_Q8_0 (-2)   /* a wref dtype: ggml's Q8_0 (else an st_dtype) */
+#define FW_Q8_0_BLOCK 32
+#define FW_Q8_0_BYTES 34
+
+/* Parses g's metadata ({arch}.* keys, the embedding's shape) into c, as
+ * fw_cfg_parse does a config.json. 0, or -1 with err naming the file and
+ * the key. Free with fw_cfg_release. */
+int fw_gguf_cfg(fw_cfg *c, const gmodel *g, sut_error *err);
+/* The GGUF name within a layer of role r ("attn_q.weight"), or NULL when
+ * c's family does not use the role. */
+const char *fw_gguf_local(const fw_cfg *c, int r);
+/* The wref dtype of a GGUF tensor type (ST_F32, ST_F16, ST_BF16 or
+ * FW_Q8_0). 0, or -1 when the pass does not read the type. */
+int fw_gguf_dtype(uint32_t type, int *dt);
+/* Dequantizes `blocks` Q8_0 blocks at src into dst (32 floats a block),
+ * each block's F16 scale times scale rounded to F16 first, exactly as a
+ * suture build of the scaled tensor stores it. */
+void fw_q8_0_f32(const unsigned char *src, float *dst, size_t blocks,
+                 float scale);
 
 #endif

@@ -123,7 +123,7 @@ START_TEST(stack_equals_built_checkpoint)
     for (i = 0; i < 6; i++)
         slots[i] = (fw_slot){m, (unsigned)(i < 3 ? i : i - 1), i < 3 ? NULL : half,
                              i < 3 ? 0 : 2};
-    stack = (fw_stack){m, m, m, slots, 6};
+    stack = (fw_stack){m, m, m, slots, 6, NULL};
     for (i = 0; i < 200; i++)
         ids[i] = (int32_t)((i * 37 + 1) % 512);
     probe_ok(&stack, ids, 200, &o, &a);
@@ -192,8 +192,8 @@ START_TEST(batch_carries_a_prefix_across_stacks)
         a[i] = (fw_slot){m, (unsigned)i, NULL, 0};
     for (i = 0; i < 6; i++)
         b[i] = (fw_slot){m, (unsigned)(i < 3 ? i : i - 1), NULL, 0};
-    sa = (fw_stack){m, m, m, a, 5};
-    sb = (fw_stack){m, m, m, b, 6};
+    sa = (fw_stack){m, m, m, a, 5, NULL};
+    sb = (fw_stack){m, m, m, b, 6, NULL};
     for (i = 0; i < len; i++)
         ids[i] = (int32_t)((i * 11 + 1) % 512);
     {
