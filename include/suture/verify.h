@@ -56,9 +56,7 @@ size_t verify_sources(const verify_report *r);
 size_t verify_problem_count(const verify_report *r);
 const verify_problem *verify_problem_at(const verify_report *r, size_t i);
 
-/* {"path", "tensors", "copied", "recomputed", "sources", "ok",
- *  "mismatches": [{"shard", "tensor", "message"}]}. Caller cJSON_Deletes;
- * NULL when out of memory. */
-cJSON *verify_to_json(const verify_report *r);
+/* The path verified, as given (owned by r). */
+const char *verify_path(const verify_report *r);
 
 #endif

@@ -62,6 +62,7 @@ void gaudit_free(gaudit_report *r)
 const gmodel *gaudit_model(const gaudit_report *r) { return r->model.m; }
 size_t gaudit_finding_count(const gaudit_report *r) { return r->nfindings; }
 size_t gaudit_origin_count(const gaudit_report *r) { return r->norigins; }
+size_t gaudit_base_count(const gaudit_report *r) { return r->nbases; }
 
 const audit_finding *gaudit_finding_at(const gaudit_report *r, size_t i)
 {
@@ -359,50 +360,6 @@ gaudit_report *gaudit_run(const char *path, const audit_base *bases,
 fail:
     gaudit_free(r);
     return NULL;
-}
-
-cJSON *gaudit_to_json(const gaudit_report *r)
-{
-    cJSON *o = cJSON_CreateObject(), *arr, *e;
-    const gmodel *m = r->model.m;
-    size_t i;
-
-    cJSON_AddStringToObject(o, "path", gmodel_path(m));
-    cJSON_AddStringToObject(o, "format", "gguf");
-    cJSON_AddNumberToObject(o, "layer_count", gmodel_layer_count(m));
-    cJSON_AddNumberToObject(o, "parameter_count", (double)gmodel_parameter_count(m));
-    cJSON_AddNumberToObject(o, "data_bytes", (double)gmodel_data_bytes(m));
-    arr = cJSON_AddArrayToObject(o, "findings");
-    for (i = 0; i < r->nfindings; i++) {
-        const audit_finding *f = &r->findings[i];
-        e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "code", f->code);
-        cJSON_AddStringToObject(e, "severity", audit_severity_name(f->severity));
-        cJSON_AddStringToObject(e, "message", f->message);
-        if (f->place)
-            cJSON_AddStringToObject(e, "place", f->place);
-        else
-            cJSON_AddNullToObject(e, "place");
-        cJSON_AddItemToArray(arr, e);
-    }
-    cJSON_AddNumberToObject(o, "errors", (double)gaudit_count(r, AUDIT_ERROR));
-    cJSON_AddNumberToObject(o, "warnings", (double)gaudit_count(r, AUDIT_WARNING));
-    if (r->nbases) {
-        arr = cJSON_AddArrayToObject(o, "provenance");
-        for (i = 0; i < r->norigins; i++) {
-            e = cJSON_CreateObject();
-            cJSON_AddNumberToObject(e, "layer", r->origins[i].layer);
-            if (r->origins[i].base >= 0) {
-                cJSON_AddStringToObject(e, "model", r->base_names[r->origins[i].base]);
-                cJSON_AddNumberToObject(e, "source_layer", (double)r->origins[i].source_layer);
-            } else {
-                cJSON_AddNullToObject(e, "model");
-                cJSON_AddNullToObject(e, "source_layer");
-            }
-            cJSON_AddItemToArray(arr, e);
-        }
-    }
-    return o;
 }
 
 /* ---- trim ------------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include "suture/gguf_build.h"
 #include "cli.h"
 #include "gguf_cmds.h"
+#include "json_out.h"
 
 /* "0-3 <- a 0-3; 4 unmatched" */
 static void print_trace(const gaudit_report *r)
@@ -69,7 +70,7 @@ int gguf_cli_audit(const char *path, const audit_base *bases, size_t nbases,
     if (!r)
         return cli_fail("audit", &err);
     if (json) {
-        if ((rc = cli_print_json(gaudit_to_json(r))) != 0) {
+        if ((rc = cli_print_json(cli_json_gguf_audit(r))) != 0) {
             gaudit_free(r);
             return rc;
         }
@@ -88,25 +89,11 @@ int gguf_cli_trim(const char *path, const char *out, bool in_place, bool force,
     gaudit_trim_result res;
     sut_error err;
     char params[32], bytes[32];
-    cJSON *o;
 
     if (gaudit_trim(path, in_place ? path : out, in_place, force, &res, &err) != 0)
         return cli_fail("trim", &err);
-    if (json) {
-        o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", path);
-        cJSON_AddStringToObject(o, "output", in_place ? path : out);
-        cJSON_AddBoolToObject(o, "trimmed", res.trimmed);
-        if (res.trimmed)
-            cJSON_AddNullToObject(o, "reason");
-        else
-            cJSON_AddStringToObject(o, "reason", res.reason);
-        cJSON_AddStringToObject(o, "tensor", "output.weight");
-        cJSON_AddBoolToObject(o, "identical", res.identical);
-        cJSON_AddNumberToObject(o, "parameters", (double)res.parameters);
-        cJSON_AddNumberToObject(o, "bytes", (double)res.bytes);
-        return cli_print_json(o);
-    }
+    if (json)
+        return cli_print_json(cli_json_gguf_trim(&res, path, in_place ? path : out));
     if (quiet)
         return EXIT_OK;
     if (!res.trimmed) {
@@ -126,7 +113,6 @@ int gguf_cli_verify(const char *path, bool json, bool quiet)
 {
     gbuild_verify_result res;
     sut_error err;
-    cJSON *o, *arr;
     size_t i;
     int rc;
 
@@ -134,15 +120,7 @@ int gguf_cli_verify(const char *path, bool json, bool quiet)
         return cli_fail("verify", &err);
     rc = res.nproblems ? EXIT_FOUND : EXIT_OK;
     if (json) {
-        o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", path);
-        cJSON_AddNumberToObject(o, "checked", (double)res.checked);
-        cJSON_AddNumberToObject(o, "copies", (double)res.copies);
-        cJSON_AddNumberToObject(o, "recomputed", (double)res.recomputed);
-        arr = cJSON_AddArrayToObject(o, "problems");
-        for (i = 0; i < res.nproblems; i++)
-            cJSON_AddItemToArray(arr, cJSON_CreateString(res.problems[i]));
-        if (cli_print_json(o) != 0)
+        if (cli_print_json(cli_json_gguf_verify(&res, path)) != 0)
             rc = EXIT_USAGE;
     } else {
         for (i = 0; i < res.nproblems; i++)

@@ -61,6 +61,8 @@ const gbuild_tensor *gbuild_plan_tensors(const gbuild_plan *p, size_t *n)
 }
 
 size_t gbuild_plan_files(const gbuild_plan *p) { return p->nfiles; }
+const recipe *gbuild_plan_recipe(const gbuild_plan *p) { return p->r; }
+size_t gbuild_plan_config(const gbuild_plan *p) { return p->config; }
 
 uint64_t gbuild_plan_file_bytes(const gbuild_plan *p, size_t i)
 {
@@ -547,42 +549,4 @@ char *gbuild_plan_text(const gbuild_plan *p)
         return NULL;
     }
     return t.s;
-}
-
-cJSON *gbuild_plan_json(const gbuild_plan *p)
-{
-    cJSON *o = cJSON_CreateObject(), *arr, *e;
-    size_t i;
-
-    cJSON_AddStringToObject(o, "format", "gguf");
-    cJSON_AddStringToObject(o, "architecture", gmodel_arch(p->models[p->config]));
-    cJSON_AddNumberToObject(o, "layer_count", (double)p->nlayers);
-    cJSON_AddNumberToObject(o, "tensor_count", (double)p->ntensors);
-    cJSON_AddNumberToObject(o, "parameter_count", (double)gbuild_plan_parameters(p));
-    cJSON_AddNumberToObject(o, "data_bytes", (double)gbuild_plan_bytes(p));
-    cJSON_AddNumberToObject(o, "files", (double)p->nfiles);
-    arr = cJSON_AddArrayToObject(o, "layers");
-    for (i = 0; i < p->nlayers; i++) {
-        e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "index", p->layers[i].index);
-        cJSON_AddStringToObject(e, "model", mname(p, p->layers[i].model));
-        cJSON_AddNumberToObject(e, "source_layer", p->layers[i].source_layer);
-        cJSON_AddItemToArray(arr, e);
-    }
-    arr = cJSON_AddArrayToObject(o, "tensors");
-    for (i = 0; i < p->ntensors; i++) {
-        const gbuild_tensor *t = &p->tensors[i];
-        e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "name", t->name);
-        cJSON_AddStringToObject(e, "model", mname(p, t->model));
-        cJSON_AddStringToObject(e, "source", t->src->t->name);
-        cJSON_AddStringToObject(e, "type", gguf_type_name(t->src->t->type));
-        cJSON_AddNumberToObject(e, "scale", t->scale);
-        cJSON_AddNumberToObject(e, "file", (double)t->file);
-        cJSON_AddItemToArray(arr, e);
-    }
-    arr = cJSON_AddArrayToObject(o, "notes");
-    for (i = 0; i < p->nnotes; i++)
-        cJSON_AddItemToArray(arr, cJSON_CreateString(p->notes[i]));
-    return o;
 }

@@ -110,6 +110,7 @@ void verify_free(verify_report *r)
 
 size_t verify_checked(const verify_report *r) { return r->nitems; }
 size_t verify_sources(const verify_report *r) { return r->nsources; }
+const char *verify_path(const verify_report *r) { return r->path; }
 size_t verify_problem_count(const verify_report *r) { return r->nproblems; }
 const verify_problem *verify_problem_at(const verify_report *r, size_t i) { return &r->problems[i]; }
 
@@ -589,33 +590,4 @@ verify_report *verify_run(const char *path, arch_table *arches,
 fail:
     verify_free(r);
     return NULL;
-}
-
-cJSON *verify_to_json(const verify_report *r)
-{
-    cJSON *o = cJSON_CreateObject(), *arr = NULL;
-    bool ok = o && cJSON_AddStringToObject(o, "path", r->path) &&
-              cJSON_AddNumberToObject(o, "tensors", (double)r->nitems) &&
-              cJSON_AddNumberToObject(o, "copied", (double)verify_copied(r)) &&
-              cJSON_AddNumberToObject(o, "recomputed", (double)verify_recomputed(r)) &&
-              cJSON_AddNumberToObject(o, "sources", (double)r->nsources) &&
-              cJSON_AddBoolToObject(o, "ok", r->nproblems == 0) &&
-              (arr = cJSON_AddArrayToObject(o, "mismatches"));
-    size_t i;
-
-    for (i = 0; ok && i < r->nproblems; i++) {
-        const verify_problem *p = &r->problems[i];
-        cJSON *e = cJSON_CreateObject();
-        ok = cJSON_AddItemToArray(arr, e) &&
-             (p->shard ? cJSON_AddStringToObject(e, "shard", p->shard)
-                       : cJSON_AddNullToObject(e, "shard")) &&
-             (p->tensor ? cJSON_AddStringToObject(e, "tensor", p->tensor)
-                        : cJSON_AddNullToObject(e, "tensor")) &&
-             cJSON_AddStringToObject(e, "message", p->message);
-    }
-    if (!ok) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
 }

@@ -10,6 +10,7 @@
 #include "testutil.h"
 #include "amodel.h"
 #include "suture/verify.h"
+#include "cli/json_out.h"
 
 /* Output layer i is source layer src_layer[i]: [0:4] + [1:3]. */
 static const unsigned src_layer[6] = {0, 1, 2, 3, 1, 2};
@@ -383,7 +384,7 @@ START_TEST(json_report)
     write_built(&b);
     corrupt(&b, "model.embed_tokens.weight", 0);
     r = verify(t, b.out);
-    j = verify_to_json(r);
+    j = cli_json_verify(r);
     ck_assert_ptr_nonnull(j);
     ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(j, "ok")));
     ck_assert_int_eq(cJSON_GetObjectItem(j, "tensors")->valueint, (int)b.m.n);
