@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "suture/gguf.h"
+#include "suture/xfer.h"
 #include "common/util.h"
 #include "common/checked.h"
 
@@ -355,26 +356,6 @@ static uint64_t left(const cursor *c)
     return c->size - c->pos;
 }
 
-static int pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-    char *p = buf;
-
-    while (n > 0) {
-        ssize_t r = pread(fd, p, n, (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            if (r == 0)
-                errno = 0;
-            return -1;
-        }
-        p += r;
-        off += (uint64_t)r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 /* Holds at least `end` bytes of the file in c->buf. 0 or -1 (err set). */
 static int fill(cursor *c, uint64_t end)
 {
@@ -404,7 +385,7 @@ static int fill(cursor *c, uint64_t end)
         c->buf = nb;
         c->cap = want;
     }
-    if (pread_full(c->fd, c->buf + c->have, want - c->have, c->have) != 0) {
+    if (xfer_pread_exact(c->fd, c->buf + c->have, want - c->have, c->have) != 0) {
         sut_error_set(c->err, "%s: read failed: %s", c->label,
                       errno ? strerror(errno) : "unexpected end of file");
         return -1;
@@ -1122,7 +1103,7 @@ bool gguf_is_gguf(const char *path)
 
     if (fd < 0)
         return false;
-    yes = pread_full(fd, magic, 4, 0) == 0 && memcmp(magic, "GGUF", 4) == 0;
+    yes = xfer_pread_exact(fd, magic, 4, 0) == 0 && memcmp(magic, "GGUF", 4) == 0;
     close(fd);
     return yes;
 }

@@ -961,16 +961,6 @@ fail:
 
 /* ---- st_open --------------------------------------------------------- */
 
-/* Reads exactly n bytes at off. 0, or -1 (errno set; 0 at end of file). */
-static int pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-    ssize_t r = xfer_pread(fd, buf, n, off);
-
-    if (r >= 0 && (size_t)r < n)
-        errno = 0;
-    return r >= 0 && (size_t)r == n ? 0 : -1;
-}
-
 static uint64_t le64(const unsigned char b[8])
 {
     uint64_t v = 0;
@@ -1024,7 +1014,7 @@ st_file *st_open(const char *path, sut_error *err)
                       "header length", label, (unsigned long long)size);
         goto out;
     }
-    if (pread_full(fd, lenbuf, 8, 0) != 0)
+    if (xfer_pread_exact(fd, lenbuf, 8, 0) != 0)
         goto read_failed;
     if (memcmp(lenbuf, "GGUF", 4) == 0) {
         sut_error_set(err, "%s: is a GGUF file", label);
@@ -1038,7 +1028,7 @@ st_file *st_open(const char *path, sut_error *err)
                       (unsigned long long)n);
         goto out;
     }
-    if (pread_full(fd, hdr, (size_t)n, 8) != 0)
+    if (xfer_pread_exact(fd, hdr, (size_t)n, 8) != 0)
         goto read_failed;
     if (!(f = st_parse_header(hdr, (size_t)n, size - 8 - n, label, err)))
         goto out;

@@ -146,6 +146,15 @@ ssize_t xfer_pread(int fd, void *dst, size_t n, uint64_t off)
     return (ssize_t)done;
 }
 
+int xfer_pread_exact(int fd, void *buf, size_t n, uint64_t off)
+{
+    ssize_t r = xfer_pread(fd, buf, n, off);
+
+    if (r >= 0 && (size_t)r < n)
+        errno = 0;
+    return r >= 0 && (size_t)r == n ? 0 : -1;
+}
+
 /* Reads exactly n bytes at off. 0, or -1 with err set. */
 static int read_exact(int fd, char *buf, size_t n, uint64_t off, sut_error *err)
 {
