@@ -82,12 +82,7 @@ static int take(void *ctx, int id, const char *v)
     case CLI_JOBS:
         return cli_parse_jobs("audit", v, 64, &a->opt.threads);
     default:
-        if (a->path)
-            return cli_usage_error("audit", "one PATH only ('%s' and '%s')",
-                                   cli_text(a->path),
-                                   cli_text(v));
-        a->path = v;
-        return 0;
+        return cli_take_operand("audit", "PATH", &a->path, v);
     }
 }
 

@@ -60,11 +60,7 @@ static int take(void *ctx, int id, const char *v)
         a->arch_file = v;
         break;
     default:
-        if (a->path)
-            return cli_usage_error("trim", "one PATH only ('%s' and '%s')",
-                                   cli_text(a->path),
-                                   cli_text(v));
-        a->path = v;
+        return cli_take_operand("trim", "PATH", &a->path, v);
     }
     return 0;
 }

@@ -48,12 +48,7 @@ static int take(void *ctx, int id, const char *v)
     case CLI_JOBS:
         return cli_parse_jobs("verify", v, 64, &a->opt.threads);
     default:
-        if (a->path)
-            return cli_usage_error("verify", "one OUT only ('%s' and '%s')",
-                                   cli_text(a->path),
-                                   cli_text(v));
-        a->path = v;
-        return 0;
+        return cli_take_operand("verify", "OUT", &a->path, v);
     }
 }
 
