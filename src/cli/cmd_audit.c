@@ -153,11 +153,10 @@ static void print_text(const audit_report *r, const char *path)
 /* audit_run with a progress bar on a terminal (unless --quiet). */
 static audit_report *audit_with_bar(struct args *a, arch_table *t, sut_error *err)
 {
-    cli_progress *bar = cli_progress_new("audit", a->quiet);
+    cli_progress *bar = cli_progress_attach("audit", a->quiet, &a->opt.progress,
+                                            &a->opt.progress_ctx);
     audit_report *r;
 
-    a->opt.progress = bar ? cli_progress_update : NULL;
-    a->opt.progress_ctx = bar;
     r = audit_run(a->path, t, &a->opt, err);
     cli_progress_free(bar);
     return r;

@@ -108,10 +108,7 @@ int gguf_cli_build(const struct plan_args *a, const build_options *bo,
     notes = gbuild_plan_notes(p, &n);
     for (i = 0; !quiet && !json && i < n; i++)
         fprintf(stderr, "suture build: note: %s\n", notes[i]);
-    if ((bar = cli_progress_new("build", quiet))) {
-        o.progress = cli_progress_update;
-        o.progress_ctx = bar;
-    }
+    bar = cli_progress_attach("build", quiet, &o.progress, &o.progress_ctx);
     cli_catch_signals();
     o.cancel = &cli_interrupted;
     built = gbuild_run(p, &o, &err);
