@@ -424,7 +424,7 @@ static int get(cursor *c, unsigned n, uint64_t *v, const char *what)
 
 /* ---- metadata --------------------------------------------------------- */
 
-#define KFMT "%s: key '%.200s': "
+#define KFMT "%s: key '%.*s': "
 
 /* True when the n bytes at s hold a control character (or NUL). */
 static bool has_control(const unsigned char *s, size_t n)
@@ -449,7 +449,7 @@ static int skip_string(cursor *c, const char *key)
         return -1;
     if (n > left(c)) {
         sut_error_set(c->err, KFMT "string of %llu bytes exceeds the %llu "
-                      "bytes left in the file", c->label, key,
+                      "bytes left in the file", c->label, SUT_CUT(key),
                       (unsigned long long)n, (unsigned long long)left(c));
         return -1;
     }
@@ -466,7 +466,7 @@ static int skip_bools(cursor *c, uint64_t n, const char *key)
     for (i = 0; i < n; i++) {
         if (p[i] > 1) {
             sut_error_set(c->err, KFMT "bool value %u is not 0 or 1", c->label,
-                          key, p[i]);
+                          SUT_CUT(key), p[i]);
             return -1;
         }
     }
@@ -479,7 +479,7 @@ static int check_count(cursor *c, uint64_t count, unsigned min,
 {
     if (count > left(c) / min) {
         sut_error_set(c->err, KFMT "array of %llu %s values cannot fit in the "
-                      "%llu bytes left in the file", c->label, key,
+                      "%llu bytes left in the file", c->label, SUT_CUT(key),
                       (unsigned long long)count, gguf_vtype_name(elem),
                       (unsigned long long)left(c));
         return -1;
@@ -497,12 +497,12 @@ static int skip_elements(cursor *c, uint32_t elem, uint64_t count,
 
     if (elem >= GGUF_V_COUNT) {
         sut_error_set(c->err, KFMT "array of unknown value type %u", c->label,
-                      key, elem);
+                      SUT_CUT(key), elem);
         return -1;
     }
     if (elem == GGUF_V_ARRAY && depth >= GGUF_DEPTH_MAX) {
         sut_error_set(c->err, KFMT "arrays nested more than %d deep",
-                      c->label, key, GGUF_DEPTH_MAX);
+                      c->label, SUT_CUT(key), GGUF_DEPTH_MAX);
         return -1;
     }
     if (check_count(c, count, sz ? sz : elem == GGUF_V_STRING ? 8 : 12, elem,
@@ -525,7 +525,7 @@ static int skip_value(cursor *c, uint32_t vt, unsigned depth, const char *key)
     const unsigned char *p;
 
     if (vt >= GGUF_V_COUNT) {
-        sut_error_set(c->err, KFMT "unknown value type %u", c->label, key, vt);
+        sut_error_set(c->err, KFMT "unknown value type %u", c->label, SUT_CUT(key), vt);
         return -1;
     }
     if (vt == GGUF_V_STRING)
@@ -538,7 +538,7 @@ static int skip_value(cursor *c, uint32_t vt, unsigned depth, const char *key)
     }
     if (left(c) < vtypes[vt].size) {
         sut_error_set(c->err, KFMT "file ends inside its %s value", c->label,
-                      key, vtypes[vt].name);
+                      SUT_CUT(key), vtypes[vt].name);
         return -1;
     }
     return vt == GGUF_V_BOOL ? skip_bools(c, 1, key)
@@ -589,7 +589,7 @@ static int read_kv(cursor *c, gguf_kv *kv, size_t i, size_t *raw_off)
     kv->count = 1;
     if (type >= GGUF_V_COUNT) {
         sut_error_set(c->err, KFMT "unknown value type %llu", c->label,
-                      kv->key, (unsigned long long)type);
+                      SUT_CUT(kv->key), (unsigned long long)type);
         return -1;
     }
     if (type == GGUF_V_ARRAY) {
@@ -677,7 +677,7 @@ static int read_metadata(gguf_file *f, cursor *c, uint64_t n, size_t *offs)
     }
     if ((dup = duplicate(f, f->kv_sorted, f->kv_count, 0))) {
         sut_error_set(c->err, KFMT "occurs twice in the metadata", c->label,
-                      dup);
+                      SUT_CUT(dup));
         return -1;
     }
     return 0;
@@ -694,13 +694,13 @@ static int read_alignment(gguf_file *f, cursor *c)
         return 0;
     if (kv->type != GGUF_V_U32) {
         sut_error_set(c->err, KFMT "is a %s, not a uint32", c->label,
-                      kv->key, gguf_vtype_name(kv->type));
+                      SUT_CUT(kv->key), gguf_vtype_name(kv->type));
         return -1;
     }
     a = le(kv->raw, 4);
     if (a == 0 || (a & (a - 1)) != 0) {
         sut_error_set(c->err, KFMT "%llu is not a power of two", c->label,
-                      kv->key, (unsigned long long)a);
+                      SUT_CUT(kv->key), (unsigned long long)a);
         return -1;
     }
     f->alignment = (uint32_t)a;
@@ -709,7 +709,7 @@ static int read_alignment(gguf_file *f, cursor *c)
 
 /* ---- tensor infos ----------------------------------------------------- */
 
-#define TFMT "%s: tensor '%.200s': "
+#define TFMT "%s: tensor '%.*s': "
 
 static int read_name(cursor *c, size_t i, char **out)
 {
@@ -749,7 +749,7 @@ static int read_shape(cursor *c, gguf_tensor *t)
         return -1;
     if (nd > GGUF_MAX_DIMS) {
         sut_error_set(c->err, TFMT "%llu dimensions (ggml allows at most %d)",
-                      c->label, t->name, (unsigned long long)nd, GGUF_MAX_DIMS);
+                      c->label, SUT_CUT(t->name), (unsigned long long)nd, GGUF_MAX_DIMS);
         return -1;
     }
     t->ndim = (size_t)nd;
@@ -761,14 +761,14 @@ static int read_shape(cursor *c, gguf_tensor *t)
             return -1;
         if (v > INT64_MAX) {
             sut_error_set(c->err, TFMT "dimension %zu is negative (%lld)",
-                          c->label, t->name, d, (long long)v);
+                          c->label, SUT_CUT(t->name), d, (long long)v);
             return -1;
         }
         t->ne[d] = v;
         if (ck_mul(t->elements, v, &t->elements) != 0 ||
             t->elements > INT64_MAX) {
             sut_error_set(c->err, TFMT "element count overflows 63 bits",
-                          c->label, t->name);
+                          c->label, SUT_CUT(t->name));
             return -1;
         }
     }
@@ -783,7 +783,7 @@ static int read_type(cursor *c, gguf_tensor *t)
         return -1;
     t->type = (uint32_t)type;
     if (!gguf_type_block(t->type)) {
-        sut_error_set(c->err, TFMT "unknown ggml type %llu", c->label, t->name,
+        sut_error_set(c->err, TFMT "unknown ggml type %llu", c->label, SUT_CUT(t->name),
                       (unsigned long long)type);
         return -1;
     }
@@ -791,11 +791,11 @@ static int read_type(cursor *c, gguf_tensor *t)
         if (t->ne[0] % gguf_type_block(t->type) != 0)
             sut_error_set(c->err, TFMT "row of %llu elements is not a whole "
                           "number of %s blocks (%u elements)", c->label,
-                          t->name, (unsigned long long)t->ne[0],
+                          SUT_CUT(t->name), (unsigned long long)t->ne[0],
                           gguf_type_name(t->type), gguf_type_block(t->type));
         else
             sut_error_set(c->err, TFMT "size in bytes overflows 64 bits",
-                          c->label, t->name);
+                          c->label, SUT_CUT(t->name));
         return -1;
     }
     return 0;
@@ -820,7 +820,7 @@ static int read_tensors(gguf_file *f, cursor *c, uint64_t n)
     }
     if ((dup = duplicate(f, f->t_sorted, f->tensor_count, 1))) {
         sut_error_set(c->err, TFMT "occurs twice in the tensor infos",
-                      c->label, dup);
+                      c->label, SUT_CUT(dup));
         return -1;
     }
     return 0;
@@ -847,14 +847,14 @@ static int check_tensor_span(const gguf_file *f, const gguf_tensor *t,
 {
     if (t->offset % f->alignment != 0) {
         sut_error_set(c->err, TFMT "offset %llu is not a multiple of the "
-                      "alignment %u", c->label, t->name,
+                      "alignment %u", c->label, SUT_CUT(t->name),
                       (unsigned long long)t->offset, f->alignment);
         return -1;
     }
     if (t->offset > f->data_size || t->bytes > f->data_size - t->offset) {
         sut_error_set(c->err, TFMT "data at offset %llu (%llu bytes) extends "
                       "past the end of the data section (%llu bytes)",
-                      c->label, t->name, (unsigned long long)t->offset,
+                      c->label, SUT_CUT(t->name), (unsigned long long)t->offset,
                       (unsigned long long)t->bytes,
                       (unsigned long long)f->data_size);
         return -1;
@@ -897,8 +897,8 @@ static int check_data(gguf_file *f, cursor *c)
         const gguf_tensor *t = &f->tensors[order[i]];
         if (t->offset < p->offset + p->bytes) {
             sut_error_set(c->err, TFMT "data [%llu, %llu) overlaps tensor "
-                          "'%.200s' [%llu, %llu)", c->label, t->name, SPAN(t),
-                          p->name, SPAN(p));
+                          "'%.*s' [%llu, %llu)", c->label, SUT_CUT(t->name), SPAN(t),
+                          SUT_CUT(p->name), SPAN(p));
             goto out;
         }
     }

@@ -283,16 +283,16 @@ static int ix_entry(struct index_read *ix, jscan *js, sut_error *err)
         goto oom;
     if (js_peek(js) != JS_STRING) {
         if (js_skip(js) == 0)
-            sut_error_set(err, "%s: weight_map: tensor '%.200s': not a file name "
-                          "string", INDEX_NAME, ix->arena + name);
+            sut_error_set(err, "%s: weight_map: tensor '%.*s': not a file name "
+                          "string", INDEX_NAME, SUT_CUT(ix->arena + name));
         return -1;
     }
     if (js_string(js) != 0)
         return -1;
     if (!sut_plain_name(js->str)) {
-        sut_error_set(err, "%s: weight_map: tensor '%.200s': shard '%.200s' is not "
+        sut_error_set(err, "%s: weight_map: tensor '%.*s': shard '%.*s' is not "
                       "a plain file name in the folder", INDEX_NAME,
-                      ix->arena + name, js->str);
+                      SUT_CUT(ix->arena + name), SUT_CUT(js->str));
         return -1;
     }
     if (ix_put(ix, js->str, js->str_len, &shard) != 0)
@@ -435,7 +435,7 @@ static int index_map(const struct index_read *ix, const char *label,
     qsort(*map, ix->n, sizeof(**map), cmp_entry);
     for (i = 1; i < ix->n; i++) {
         if (strcmp((*map)[i - 1].name, (*map)[i].name) == 0) {
-            sut_error_set(err, "%s: duplicate key '%.200s'", label, (*map)[i].name);
+            sut_error_set(err, "%s: duplicate key '%.*s'", label, SUT_CUT((*map)[i].name));
             return -1;
         }
     }

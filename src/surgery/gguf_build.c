@@ -165,7 +165,7 @@ static int write_sources(job *j, sut_error *err)
     int rc;
 
     for (i = 0; raw && i < p->nlayers; i++) {
-        int k = snprintf(s, sizeof(s), "%.200s:%u", mname(p, p->layers[i].model),
+        int k = snprintf(s, sizeof(s), "%.*s:%u", SUT_CUT(mname(p, p->layers[i].model)),
                          p->layers[i].source_layer);
         size_t need = n + 8 + (size_t)k, b;
         if (need > cap) {

@@ -302,8 +302,8 @@ static int add_tensor(gbuild_plan *p, size_t mi, const gmodel_tensor *t,
     else
         n = snprintf(o->name, sizeof(o->name), "%s", t->t->name);
     if (n < 0 || (size_t)n >= sizeof(o->name)) {
-        sut_error_set(err, "output tensor 'blk.%ld.%.100s' would have a name "
-                      "over ggml's limit of 63 bytes", layer, t->local);
+        sut_error_set(err, "output tensor 'blk.%ld.%.*s' would have a name "
+                      "over ggml's limit of 63 bytes", layer, sut_cut(t->local, 100), t->local);
         return -1;
     }
     if (scale != 1 && scale != 0 && !gbuild_scalable(t->t->type)) {
