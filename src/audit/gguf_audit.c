@@ -104,7 +104,7 @@ static int add_finding(gaudit_report *r, const char *code, audit_severity s,
     va_end(ap);
     sut_one_line(buf);
     if (!(g = realloc(r->findings, (r->nfindings + 1) * sizeof(*g)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     r->findings = g;
@@ -115,7 +115,7 @@ static int add_finding(gaudit_report *r, const char *code, audit_severity s,
     g->place = place ? strdup(place) : NULL;
     r->nfindings++;
     if (!g->message || (place && !g->place)) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     return 0;
@@ -133,7 +133,7 @@ static int hash_tensors(hashed *h, sut_error *err)
     h->tensors = calloc(n ? n : 1, sizeof(xfer_hash));
     if (!fds || !h->tensors) {
         free(fds);
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (i = 0; i < gguf_set_count(s); i++)
@@ -184,7 +184,7 @@ static int hash_layer(hashed *h, unsigned l, sut_error *err)
     if (!order || !buf) {
         free(order);
         free(buf);
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     memcpy(order, idx, n * sizeof(size_t));
@@ -213,7 +213,7 @@ static int open_hashed(hashed *h, const char *path, sut_error *err)
     if (!(h->m = gmodel_open(path, err)) || hash_tensors(h, err) != 0)
         return -1;
     if (!(h->layers = calloc(gmodel_layer_count(h->m) + 1, sizeof(xfer_hash)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (l = 0; l < gmodel_layer_count(h->m); l++)
@@ -277,7 +277,7 @@ static int find_duplicates(gaudit_report *r, sut_error *err)
     int rc = 0;
 
     if (!seen) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (a = 0; a < n && rc == 0; a++) {
@@ -309,7 +309,7 @@ static int trace(gaudit_report *r, sut_error *err)
     if (r->nbases == 0)
         return 0;
     if (!(r->origins = calloc(n + 1, sizeof(audit_origin)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (l = 0; l < n; l++) {
@@ -336,7 +336,7 @@ gaudit_report *gaudit_run(const char *path, const audit_base *bases,
 
     if (!r || !(r->bases = calloc(nbases + 1, sizeof(hashed))) ||
         !(r->base_names = calloc(nbases + 1, sizeof(char *)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         gaudit_free(r);
         return NULL;
     }
@@ -345,7 +345,7 @@ gaudit_report *gaudit_run(const char *path, const audit_base *bases,
     for (i = 0; i < nbases; i++) {
         r->nbases = i + 1;
         if (!(r->base_names[i] = strdup(bases[i].name))) {
-            sut_error_set(err, "out of memory");
+            sut_error_oom(err, NULL);
             goto fail;
         }
         if (open_hashed(&r->bases[i], bases[i].path, err) != 0) {
@@ -479,7 +479,7 @@ int gaudit_trim(const char *path, const char *out, bool in_place, bool force,
     res->parameters = o->t->elements;
     res->bytes = o->t->bytes;
     if (!(stage = malloc(strlen(out) + 64))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         goto out;
     }
     sprintf(stage, "%s.suture-tmp-%ld", out, (long)getpid());

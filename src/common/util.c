@@ -76,7 +76,7 @@ int sut_file_kind(const char *dir, const char *name, sut_error *err)
     int rc = -1;
 
     if (!p) {
-        sut_error_set(err, "%s: out of memory", name);
+        sut_error_oom(err, name);
         return -1;
     }
     if (stat(p, &st) != 0) {

@@ -569,7 +569,7 @@ static int read_key(cursor *c, size_t i, char **out)
         return -1;
     }
     if (!(*out = strndup((const char *)p, (size_t)n))) {
-        sut_error_set(c->err, "%s: out of memory", c->label);
+        sut_error_oom(c->err, c->label);
         return -1;
     }
     return 0;
@@ -672,7 +672,7 @@ static int read_metadata(gguf_file *f, cursor *c, uint64_t n, size_t *offs)
             return -1;
     }
     if (!(f->kv_sorted = sort_by_name(f, f->kv_count, 0))) {
-        sut_error_set(c->err, "%s: out of memory", c->label);
+        sut_error_oom(c->err, c->label);
         return -1;
     }
     if ((dup = duplicate(f, f->kv_sorted, f->kv_count, 0))) {
@@ -734,7 +734,7 @@ static int read_name(cursor *c, size_t i, char **out)
         return -1;
     }
     if (!(*out = strndup((const char *)p, (size_t)n))) {
-        sut_error_set(c->err, "%s: out of memory", c->label);
+        sut_error_oom(c->err, c->label);
         return -1;
     }
     return 0;
@@ -815,7 +815,7 @@ static int read_tensors(gguf_file *f, cursor *c, uint64_t n)
             return -1;
     }
     if (!(f->t_sorted = sort_by_name(f, f->tensor_count, 1))) {
-        sut_error_set(c->err, "%s: out of memory", c->label);
+        sut_error_oom(c->err, c->label);
         return -1;
     }
     if ((dup = duplicate(f, f->t_sorted, f->tensor_count, 1))) {
@@ -905,7 +905,7 @@ static int check_data(gguf_file *f, cursor *c)
     rc = 0;
     goto out;
 overflow:
-    sut_error_set(c->err, "%s: out of memory", c->label);
+    sut_error_oom(c->err, c->label);
 out:
     free(order);
     return rc;
@@ -973,7 +973,7 @@ static int alloc_tables(gguf_file *f, cursor *c, uint64_t nt, uint64_t nkv,
         !(*offs = calloc(nkv ? (size_t)nkv : 1, sizeof(size_t))) ||
         ck_array(nt ? (size_t)nt : 1, sizeof(gguf_tensor), &bytes) != 0 ||
         !(f->tensors = calloc(1, bytes))) {
-        sut_error_set(c->err, "%s: out of memory", c->label);
+        sut_error_oom(c->err, c->label);
         return -1;
     }
     return 0;
@@ -989,7 +989,7 @@ static int copy_strings(gguf_file *f, cursor *c)
         if (kv->type != GGUF_V_STRING)
             continue;
         if (!(kv->text = strndup((const char *)kv->raw + 8, kv->raw_len - 8))) {
-            sut_error_set(c->err, "%s: out of memory", c->label);
+            sut_error_oom(c->err, c->label);
             return -1;
         }
     }
@@ -1031,7 +1031,7 @@ static gguf_file *new_file(const char *path, uint64_t size, sut_error *err,
     gguf_file *f = calloc(1, sizeof(*f));
 
     if (!f || !(f->path = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         free(f);
         return NULL;
     }
@@ -1050,7 +1050,7 @@ gguf_file *gguf_parse(const void *buf, size_t len, uint64_t file_size,
     if (!f)
         return NULL;
     if (!(c.buf = malloc(len ? len : 1))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         gguf_free(f);
         return NULL;
     }

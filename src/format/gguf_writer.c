@@ -89,7 +89,7 @@ gguf_writer *gguf_writer_create(const char *path, uint32_t alignment,
     gguf_writer *w = calloc(1, sizeof(*w));
 
     if (!w || !(w->path = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", sut_basename(path));
+        sut_error_oom(err, sut_basename(path));
         free(w);
         return NULL;
     }
@@ -106,7 +106,7 @@ gguf_writer *gguf_writer_create(const char *path, uint32_t alignment,
 
 static int oom(const gguf_writer *w, sut_error *err)
 {
-    sut_error_set(err, "%s: out of memory", label(w));
+    sut_error_oom(err, label(w));
     return -1;
 }
 

@@ -370,7 +370,7 @@ static int push_dim(st_file *f, uint64_t v, const char *label, sut_error *err)
         uint64_t *grown;
         if (ck_array(cap, sizeof(uint64_t), &bytes) != 0 ||
             !(grown = realloc(f->dims, bytes))) {
-            sut_error_set(err, "%s: out of memory", label);
+            sut_error_oom(err, label);
             return -1;
         }
         f->dims = grown;
@@ -621,7 +621,7 @@ static int arena_put(st_file *f, const char *s, size_t len, size_t *at,
     f->arena_len += len + 1;
     return 0;
 oom:
-    sut_error_set(err, "%s: out of memory", label);
+    sut_error_oom(err, label);
     return -1;
 }
 
@@ -635,7 +635,7 @@ static int grow(void *pp, size_t n, size_t *cap, size_t sz, const char *label,
     if (n < *cap)
         return 0;
     if (ck_array(want, sz, &bytes) != 0 || !(grown = realloc(*p, bytes))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         return -1;
     }
     *p = grown;
@@ -714,7 +714,7 @@ static int fix_pointers(st_file *f, const char *label, sut_error *err)
         return 0;
     if (ck_array(f->meta_count, sizeof(char *), &bytes) != 0 ||
         !(f->meta_keys = malloc(bytes)) || !(f->meta_values = malloc(bytes))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         return -1;
     }
     for (i = 0; i < f->meta_count; i++) {
@@ -836,7 +836,7 @@ static int check_layout(const st_file *f, uint64_t data_len, const char *label,
     int rc = -1;
 
     if (!order) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         return -1;
     }
     for (i = 0; i < f->count; i++) {
@@ -907,7 +907,7 @@ static int check_meta_duplicates(const st_file *f, const char *label,
         return 0;
     if (ck_array(f->meta_count, sizeof(char *), &bytes) != 0 ||
         !(keys = malloc(bytes))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         return -1;
     }
     memcpy(keys, f->meta_keys, bytes);
@@ -931,14 +931,14 @@ st_file *st_parse_header(const char *hdr, size_t hdr_len, uint64_t data_len,
 
     js_init(&js, hdr, hdr_len, label, err);
     if (!f || !(f->path = strdup(label))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         goto fail;
     }
     if (check_text(hdr, hdr_len, &num, label, err) != 0 ||
         read_header(&js, f, err) != 0)
         goto fail;
     if (!(f->by_name = sorted_order(f, 1))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         goto fail;
     }
     if (check_meta_duplicates(f, label, err) != 0 ||
@@ -1033,7 +1033,7 @@ st_file *st_open(const char *path, sut_error *err)
     if (!(f = st_parse_header(hdr, (size_t)n, size - 8 - n, label, err)))
         goto out;
     if (!(copy = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         st_free(f);
         f = NULL;
         goto out;

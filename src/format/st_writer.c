@@ -118,7 +118,7 @@ st_writer *st_writer_create(const char *path, sut_error *err)
     st_writer *w = calloc(1, sizeof(*w));
 
     if (!w || !(w->path = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", sut_basename(path));
+        sut_error_oom(err, sut_basename(path));
         free(w);
         return NULL;
     }
@@ -138,7 +138,7 @@ st_writer *st_writer_dry(const char *label, sut_error *err)
     st_writer *w = calloc(1, sizeof(*w));
 
     if (!w || !(w->path = strdup(label))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         free(w);
         return NULL;
     }
@@ -242,7 +242,7 @@ int st_writer_meta(st_writer *w, const char *key, const char *value,
     if (grow((void **)&w->meta, &w->meta_cap, 2 * w->meta_count + 1,
              sizeof(char *)) != 0 || !(k = strdup(key)) || !(v = strdup(value))) {
         free(k);
-        sut_error_set(err, "%s: out of memory", w->label);
+        sut_error_oom(err, w->label);
         return -1;
     }
     w->meta[2 * w->meta_count] = k;
@@ -374,7 +374,7 @@ int st_writer_add(st_writer *w, const char *name, st_dtype dtype,
     w->data_size = end;
     return 0;
 oom:
-    sut_error_set(err, "%s: out of memory", w->label);
+    sut_error_oom(err, w->label);
     return -1;
 }
 

@@ -311,7 +311,7 @@ static int ix_entry(struct index_read *ix, jscan *js, sut_error *err)
     ix->n++;
     return 0;
 oom:
-    sut_error_set(err, "%s: out of memory", INDEX_NAME);
+    sut_error_oom(err, INDEX_NAME);
     return -1;
 }
 
@@ -425,7 +425,7 @@ static int index_map(const struct index_read *ix, const char *label,
     size_t i, bytes;
 
     if (ck_array(ix->n, sizeof(**map), &bytes) != 0 || !(*map = malloc(bytes))) {
-        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        sut_error_oom(err, INDEX_NAME);
         return -1;
     }
     for (i = 0; i < ix->n; i++) {
@@ -455,7 +455,7 @@ static int read_index(model *m, struct index_read *ix, struct map_entry **map,
 
     js_init(&js, "", 0, path, err);
     if (!path) {
-        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        sut_error_oom(err, INDEX_NAME);
         return -1;
     }
     if (!(text = sut_read_file(path, MODEL_INDEX_MAX, &len, err)))
@@ -716,7 +716,7 @@ static int read_config(model *m, sut_error *err)
     char *cfg = sut_path_join(m->dir, "config.json");
 
     if (!cfg) {
-        sut_error_set(err, "%s: out of memory", m->path);
+        sut_error_oom(err, m->path);
         return -1;
     }
     m->config = sut_json_read_file(cfg, MODEL_CONFIG_MAX, err);
@@ -738,14 +738,14 @@ static int locate_in_dir(model *m, struct index_read *ix, struct map_entry **map
     int kind;
 
     if (!(m->dir = strdup(m->path))) {
-        sut_error_set(err, "%s: out of memory", m->path);
+        sut_error_oom(err, m->path);
         return -1;
     }
     if ((kind = sut_file_kind(m->dir, INDEX_NAME, err)) < 0)
         return -1;
     if (kind > 0) {
         if (!(m->index_name = strdup(INDEX_NAME))) {
-            sut_error_set(err, "%s: out of memory", m->path);
+            sut_error_oom(err, m->path);
             return -1;
         }
         return read_index(m, ix, map, nmap, err);
@@ -771,7 +771,7 @@ static int locate(model *m, struct index_read *ix, struct map_entry **map,
         m->dir = slash ? strndup(m->path, (size_t)(slash - m->path + (slash == m->path)))
                        : strdup(".");
         if (!m->dir) {
-            sut_error_set(err, "%s: out of memory", m->path);
+            sut_error_oom(err, m->path);
             return -1;
         }
         if (push_shard(m, sut_basename(m->path), err) != 0)

@@ -111,7 +111,7 @@ static int add_note(gbuild_plan *p, sut_error *err, const char *fmt, ...)
         !(grown[p->nnotes] = strdup(buf))) {
         if (grown)
             p->notes = grown;
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     p->notes = grown;
@@ -131,7 +131,7 @@ static int open_models(gbuild_plan *p, sut_error *err)
     size_t i;
 
     if (!(p->models = calloc(p->r->nmodels, sizeof(gmodel *)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (i = 0; i < p->r->nmodels; i++) {
@@ -263,7 +263,7 @@ static int map_layers(gbuild_plan *p, sut_error *err)
         return -1;
     }
     if (!(p->layers = calloc(n, sizeof(*p->layers)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (s = 0; s < r->nslices; s++)
@@ -383,7 +383,7 @@ static int list_tensors(gbuild_plan *p, sut_error *err)
 
     if (count_tensors(p, &n) != 0 ||
         !(p->tensors = calloc(n ? n : 1, sizeof(*p->tensors)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     if (add_role(p, p->embed, MODEL_PRE, err) != 0 || add_layers(p, err) != 0 ||
@@ -433,7 +433,7 @@ gbuild_plan *gbuild_plan_make(const recipe *r, uint64_t shard_size,
     gbuild_plan *p = calloc(1, sizeof(*p));
 
     if (!p) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return NULL;
     }
     p->r = r;

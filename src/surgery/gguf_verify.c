@@ -40,7 +40,7 @@ static int problem(gbuild_verify_result *res, sut_error *err,
         !(g[res->nproblems] = strdup(buf))) {
         if (g)
             res->problems = g;
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     res->problems = g;
@@ -194,7 +194,7 @@ static int check_extra(const gbuild_plan *p, const gmodel *out,
     int rc = 0;
 
     if (!names) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (i = 0; i < p->ntensors; i++)
@@ -223,7 +223,7 @@ int gbuild_verify(const char *path, gbuild_verify_result *res, sut_error *err)
         !(p = gbuild_plan_make(r, 0, err)))
         goto out;
     if (!(c.want = malloc(XFER_CHUNK)) || !(c.have = malloc(XFER_CHUNK))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         goto out;
     }
     for (i = 0; i < p->ntensors; i++)
