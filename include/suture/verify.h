@@ -38,7 +38,8 @@ typedef struct verify_report verify_report;
 
 /* Verifies the model folder at path. NULL with err set when it cannot be
  * verified: no model there, no shard carrying "suture.sources" (not
- * written by suture build), provenance that does not parse, or a source
+ * written by suture build), provenance that does not parse or is over
+ * 16 MiB in one shard (its tree is built in memory), or a source
  * model that cannot be opened. Otherwise a report (free with
  * verify_free) whose problems list every tensor that differs. */
 verify_report *verify_run(const char *path, arch_table *arches,

@@ -18,6 +18,10 @@
 
 #define KEY_SOURCES "suture.sources"
 #define KEY_MODELS "suture.models"
+/* The most bytes of one shard's KEY_SOURCES text verify parses (about
+ * 100,000 tensors; the largest real shards hold a few thousand), so that
+ * its tree stays small. */
+#define SOURCES_MAX (16u << 20)
 
 struct source {
     char *name;
@@ -339,6 +343,11 @@ static int read_provenance(verify_report *r, arch_table *arches, sut_error *err)
         if (!text)
             continue;
         with++;
+        if (strlen(text) > SOURCES_MAX) {
+            sut_error_set(err, "%s: __metadata__ %s is %zu bytes, over the %u MiB verify "
+                          "reads", name, KEY_SOURCES, strlen(text), SOURCES_MAX >> 20);
+            goto out;
+        }
         if (!models) {
             sut_error_set(err, "%s: __metadata__ has %s but no %s", name, KEY_SOURCES, KEY_MODELS);
             goto out;

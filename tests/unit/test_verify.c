@@ -334,6 +334,32 @@ START_TEST(bad_provenance_cannot_run)
 }
 END_TEST
 
+/* A shard's provenance over 16 MiB is refused before it is parsed. */
+START_TEST(huge_provenance_is_refused)
+{
+    arch_table *t = table();
+    struct built b;
+    sut_error err;
+    size_t n = (16u << 20) + 1;
+
+    make_built(&b, ST_F32, 1);
+    free(b.sources[1]);
+    b.sources[1] = malloc(n + 1);
+    ck_assert_ptr_nonnull(b.sources[1]);
+    memset(b.sources[1], ' ', n);
+    b.sources[1][0] = '{';
+    b.sources[1][n - 1] = '}';
+    b.sources[1][n] = '\0';
+    b.m.meta_value[1] = b.sources[1];
+    write_built(&b);
+    ck_assert_ptr_null(verify_run(b.out, t, NULL, &err));
+    ck_assert_str_eq(err.msg, "model-00002-of-00002.safetensors: __metadata__ suture.sources "
+                     "is 16777217 bytes, over the 16 MiB verify reads");
+    free_built(&b);
+    arch_table_free(t);
+}
+END_TEST
+
 START_TEST(provenance_gaps_are_problems)
 {
     arch_table *t = table();
@@ -413,6 +439,7 @@ static Suite *verify_suite(void)
     tcase_add_test(tc, no_provenance_cannot_run);
     tcase_add_test(tc, missing_source_cannot_run);
     tcase_add_test(tc, bad_provenance_cannot_run);
+    tcase_add_test(tc, huge_provenance_is_refused);
     tcase_add_test(tc, provenance_gaps_are_problems);
     tcase_add_test(tc, json_report);
     suite_add_tcase(s, tc);
