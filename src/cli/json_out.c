@@ -74,10 +74,35 @@ static cJSON *files_json(const model *m)
     return files;
 }
 
+/* "issues": [{"code", "message"}] of the n issues of model m. */
+static void issues_json(cJSON *o, const model_issue *(*at)(const void *, size_t),
+                        const void *m, size_t n)
+{
+    cJSON *issues = cJSON_AddArrayToObject(o, "issues");
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        cJSON *it = cJSON_CreateObject();
+        cJSON_AddStringToObject(it, "code", at(m, i)->code);
+        cJSON_AddStringToObject(it, "message", at(m, i)->message);
+        cJSON_AddItemToArray(issues, it);
+    }
+}
+
+static const model_issue *model_issue_of(const void *m, size_t i)
+{
+    return model_issue_at(m, i);
+}
+
+static const model_issue *gmodel_issue_of(const void *m, size_t i)
+{
+    return gmodel_issue_at(m, i);
+}
+
 cJSON *cli_json_inspect(const model *m, bool tensors)
 {
     struct cli_totals s;
-    cJSON *o = cJSON_CreateObject(), *p, *dt, *issues, *list;
+    cJSON *o = cJSON_CreateObject(), *p, *dt, *list;
     long cfg_layers = arch_config_layers(model_arch(m), model_config(m));
     size_t i;
 
@@ -109,13 +134,7 @@ cJSON *cli_json_inspect(const model *m, bool tensors)
     else
         cJSON_AddNullToObject(o, "index");
     cJSON_AddItemToObject(o, "files", files_json(m));
-    issues = cJSON_AddArrayToObject(o, "issues");
-    for (i = 0; i < model_issue_count(m); i++) {
-        cJSON *it = cJSON_CreateObject();
-        cJSON_AddStringToObject(it, "code", model_issue_at(m, i)->code);
-        cJSON_AddStringToObject(it, "message", model_issue_at(m, i)->message);
-        cJSON_AddItemToArray(issues, it);
-    }
+    issues_json(o, model_issue_of, m, model_issue_count(m));
     if (tensors) {
         list = cJSON_AddArrayToObject(o, "tensors");
         for (i = 0; i < model_tensor_count(m); i++)
@@ -795,7 +814,7 @@ static void gguf_add_counts(cJSON *o, const gmodel *m, const struct cli_gguf_tot
 cJSON *cli_json_gguf_inspect(const gmodel *m, bool tensors)
 {
     struct cli_gguf_totals s;
-    cJSON *o = cJSON_CreateObject(), *issues, *list;
+    cJSON *o = cJSON_CreateObject(), *list;
     size_t i;
 
     cli_gguf_count(m, &s);
@@ -816,13 +835,7 @@ cJSON *cli_json_gguf_inspect(const gmodel *m, bool tensors)
     cJSON_AddBoolToObject(o, "tie_word_embeddings", gmodel_tied(m));
     cJSON_AddItemToObject(o, "files", gguf_files_json(m));
     cJSON_AddItemToObject(o, "metadata", gguf_metadata_json(m));
-    issues = cJSON_AddArrayToObject(o, "issues");
-    for (i = 0; i < gmodel_issue_count(m); i++) {
-        cJSON *it = cJSON_CreateObject();
-        cJSON_AddStringToObject(it, "code", gmodel_issue_at(m, i)->code);
-        cJSON_AddStringToObject(it, "message", gmodel_issue_at(m, i)->message);
-        cJSON_AddItemToArray(issues, it);
-    }
+    issues_json(o, gmodel_issue_of, m, gmodel_issue_count(m));
     if (tensors) {
         list = cJSON_AddArrayToObject(o, "tensors");
         for (i = 0; i < gmodel_tensor_count(m); i++)
