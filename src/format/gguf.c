@@ -545,27 +545,41 @@ static int skip_value(cursor *c, uint32_t vt, unsigned depth, const char *key)
                              : take(c, vtypes[vt].size, &p);
 }
 
-/* Reads a key (string) into a new NUL-terminated string. */
-static int read_key(cursor *c, size_t i, char **out)
+/* What a length-prefixed key or tensor name is called in messages, and
+ * its longest length. */
+struct name_rule {
+    const char *length;    /* "a key length" */
+    const char *place;     /* "metadata entry" */
+    const char *thing;     /* "key" */
+    const char *limit;     /* "over the limit of 65535 bytes" */
+    uint64_t max;
+};
+
+static const struct name_rule key_rule = {
+    "a key length", "metadata entry", "key", "over the limit of 65535 bytes", GGUF_KEY_MAX};
+static const struct name_rule name_rule = {
+    "a tensor name length", "tensor", "name", "over ggml's limit of 63 bytes", GGUF_NAME_MAX};
+
+/* Reads entry i's key or name (a length and bytes, no control character)
+ * into a new NUL-terminated string. 0 or -1 (err set). */
+static int read_string_name(cursor *c, size_t i, const struct name_rule *r, char **out)
 {
     const unsigned char *p;
     uint64_t n;
 
-    if (get(c, 8, &n, "a key length") != 0)
+    if (get(c, 8, &n, r->length) != 0)
         return -1;
-    if (n == 0 || n > GGUF_KEY_MAX || n > left(c)) {
-        sut_error_set(c->err, "%s: metadata entry %zu: key length %llu is %s",
-                      c->label, i, (unsigned long long)n,
-                      n == 0 ? "empty" : n > GGUF_KEY_MAX
-                      ? "over the limit of 65535 bytes"
-                      : "past the end of the file");
+    if (n == 0 || n > r->max || n > left(c)) {
+        sut_error_set(c->err, "%s: %s %zu: %s length %llu is %s", c->label, r->place, i,
+                      r->thing, (unsigned long long)n,
+                      n == 0 ? "empty" : n > r->max ? r->limit : "past the end of the file");
         return -1;
     }
     if (take(c, n, &p) != 0)
         return -1;
     if (has_control(p, (size_t)n)) {
-        sut_error_set(c->err, "%s: metadata entry %zu: key holds a control "
-                      "character", c->label, i);
+        sut_error_set(c->err, "%s: %s %zu: %s holds a control character", c->label,
+                      r->place, i, r->thing);
         return -1;
     }
     if (!(*out = strndup((const char *)p, (size_t)n))) {
@@ -573,6 +587,11 @@ static int read_key(cursor *c, size_t i, char **out)
         return -1;
     }
     return 0;
+}
+
+static int read_key(cursor *c, size_t i, char **out)
+{
+    return read_string_name(c, i, &key_rule, out);
 }
 
 /* Reads one metadata entry; raw is recorded as an offset into the header
@@ -713,31 +732,7 @@ static int read_alignment(gguf_file *f, cursor *c)
 
 static int read_name(cursor *c, size_t i, char **out)
 {
-    const unsigned char *p;
-    uint64_t n;
-
-    if (get(c, 8, &n, "a tensor name length") != 0)
-        return -1;
-    if (n == 0 || n > GGUF_NAME_MAX || n > left(c)) {
-        sut_error_set(c->err, "%s: tensor %zu: name length %llu is %s",
-                      c->label, i, (unsigned long long)n,
-                      n == 0 ? "empty" : n > GGUF_NAME_MAX
-                      ? "over ggml's limit of 63 bytes"
-                      : "past the end of the file");
-        return -1;
-    }
-    if (take(c, n, &p) != 0)
-        return -1;
-    if (has_control(p, (size_t)n)) {
-        sut_error_set(c->err, "%s: tensor %zu: name holds a control "
-                      "character", c->label, i);
-        return -1;
-    }
-    if (!(*out = strndup((const char *)p, (size_t)n))) {
-        sut_error_oom(c->err, c->label);
-        return -1;
-    }
-    return 0;
+    return read_string_name(c, i, &name_rule, out);
 }
 
 static int read_shape(cursor *c, gguf_tensor *t)
