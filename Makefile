@@ -80,9 +80,12 @@ $(BUILD)/tools/%: tools/%.c $(BUILD)/libsuture.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsuture.a $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsuture.a
+# Unit tests and fuzz targets also reach the CLI's --json builders.
+JSON_OUT := $(BUILD)/src/cli/json_out.o
+
+$(BUILD)/tests/%: tests/unit/%.c $(JSON_OUT) $(BUILD)/libsuture.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsuture.a $(LIBS) $(CHECK_LIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(JSON_OUT) $(BUILD)/libsuture.a $(LIBS) $(CHECK_LIBS)
 
 # Each fuzz target with the normal compiler and a main() that feeds it the
 # files named on its command line: tests/run replays the corpora with them.
@@ -90,9 +93,9 @@ $(BUILD)/fuzz/replay.o: tests/fuzz/replay.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/replay.o $(BUILD)/libsuture.a
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/replay.o $(JSON_OUT) $(BUILD)/libsuture.a
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/fuzz/replay.o \
-	    $(BUILD)/libsuture.a $(LIBS)
+	    $(JSON_OUT) $(BUILD)/libsuture.a $(LIBS)
 
 test-bins: $(BUILD)/suture $(TOOL_BIN) $(TEST_BIN) $(FUZZ_BIN)
 

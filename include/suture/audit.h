@@ -120,15 +120,12 @@ size_t audit_origin_count(const audit_report *r);
 const audit_origin *audit_origin_at(const audit_report *r, size_t i);
 size_t audit_seam_count(const audit_report *r);
 const audit_seam *audit_seam_at(const audit_report *r, size_t i);
-/* The name of base i as given in the options (copied). */
+/* The number of bases, and the name of base i as given in the options
+ * (copied). */
+size_t audit_base_count(const audit_report *r);
 const char *audit_base_name(const audit_report *r, size_t i);
-
-/* The report as one JSON object: path, layer_count, parameter_count,
- * expected_parameters (or null), data_bytes, findings [{code, severity,
- * message, place}], errors, warnings, duplicates [[layers]], slices, and
- * with bases provenance [{layer, model, source_layer}] and seams. Caller
- * cJSON_Deletes; NULL when out of memory. */
-cJSON *audit_to_json(const audit_report *r);
+/* The path audited, as given (owned by r). */
+const char *audit_path(const audit_report *r);
 
 /* Hashes the data of every tensor of m with XXH3-128 on `threads` threads
  * (0: the default above). out has model_tensor_count(m) entries, in

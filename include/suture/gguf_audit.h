@@ -39,10 +39,9 @@ size_t gaudit_count(const gaudit_report *r, audit_severity s);
 /* With bases: one origin per layer (base -1 when unmatched). */
 size_t gaudit_origin_count(const gaudit_report *r);
 const audit_origin *gaudit_origin_at(const gaudit_report *r, size_t i);
+/* The number of bases, and the name of base i (NULL past the last). */
+size_t gaudit_base_count(const gaudit_report *r);
 const char *gaudit_base_name(const gaudit_report *r, size_t i);
-/* path, format, layer_count, parameter_count, data_bytes, findings,
- * errors, warnings, provenance. Caller cJSON_Deletes. */
-cJSON *gaudit_to_json(const gaudit_report *r);
 
 /* What gaudit_trim did. */
 typedef struct gaudit_trim_result {

@@ -81,9 +81,12 @@ uint64_t gbuild_plan_bytes(const gbuild_plan *p);
 /* Notes for people (e.g. scaled quantized tensors), count in *n. */
 const char *const *gbuild_plan_notes(const gbuild_plan *p, size_t *n);
 
-/* The plan as text, and as JSON (caller frees / cJSON_Deletes). */
+/* The recipe planned, and the index of its metadata (config) donor. */
+const recipe *gbuild_plan_recipe(const gbuild_plan *p);
+size_t gbuild_plan_config(const gbuild_plan *p);
+
+/* The plan as text (caller frees). */
 char *gbuild_plan_text(const gbuild_plan *p);
-cJSON *gbuild_plan_json(const gbuild_plan *p);
 
 /* The name of output file i of n for out ("X.gguf" -> "X-00001-of-00003.gguf"
  * when n > 1). A new string (caller frees) or NULL. */

@@ -144,12 +144,6 @@ uint64_t plan_bytes(const plan *p);
  * system clones (the sum of the shards' shareable). */
 uint64_t plan_shareable(const plan *p);
 
-/* The plan as one JSON object: layer_count, parameter_count, data_bytes,
- * parameters_before, data_bytes_before, models, donors, layers, seams,
- * shards (each with shareable_bytes), tensors, config_changes, warnings. Caller cJSON_Deletes; NULL
- * when out of memory. */
-cJSON *plan_to_json(const plan *p);
-
 /* The plan as text for people: models, the layer map in runs
  * ("0-11 <- base 0-11"), seams, parameters and bytes before -> after,
  * shards, config changes, warnings. A new string (caller frees), or NULL

@@ -38,7 +38,8 @@ typedef struct verify_report verify_report;
 
 /* Verifies the model folder at path. NULL with err set when it cannot be
  * verified: no model there, no shard carrying "suture.sources" (not
- * written by suture build), provenance that does not parse, or a source
+ * written by suture build), provenance that does not parse or is over
+ * 16 MiB in one shard (its tree is built in memory), or a source
  * model that cannot be opened. Otherwise a report (free with
  * verify_free) whose problems list every tensor that differs. */
 verify_report *verify_run(const char *path, arch_table *arches,
@@ -56,9 +57,7 @@ size_t verify_sources(const verify_report *r);
 size_t verify_problem_count(const verify_report *r);
 const verify_problem *verify_problem_at(const verify_report *r, size_t i);
 
-/* {"path", "tensors", "copied", "recomputed", "sources", "ok",
- *  "mismatches": [{"shard", "tensor", "message"}]}. Caller cJSON_Deletes;
- * NULL when out of memory. */
-cJSON *verify_to_json(const verify_report *r);
+/* The path verified, as given (owned by r). */
+const char *verify_path(const verify_report *r);
 
 #endif

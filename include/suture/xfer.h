@@ -18,6 +18,8 @@
  * interrupted and short reads. Returns the count read (less than n only at
  * end of file) or -1 with errno set. */
 ssize_t xfer_pread(int fd, void *buf, size_t n, uint64_t off);
+/* Reads exactly n bytes at off. 0, or -1 (errno set; 0 at end of file). */
+int xfer_pread_exact(int fd, void *buf, size_t n, uint64_t off);
 
 /* Test hook: when on, xfer_copy never tries copy_file_range and always
  * uses the pread/pwrite path (process-wide; off by default). */

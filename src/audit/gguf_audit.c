@@ -62,6 +62,7 @@ void gaudit_free(gaudit_report *r)
 const gmodel *gaudit_model(const gaudit_report *r) { return r->model.m; }
 size_t gaudit_finding_count(const gaudit_report *r) { return r->nfindings; }
 size_t gaudit_origin_count(const gaudit_report *r) { return r->norigins; }
+size_t gaudit_base_count(const gaudit_report *r) { return r->nbases; }
 
 const audit_finding *gaudit_finding_at(const gaudit_report *r, size_t i)
 {
@@ -103,7 +104,7 @@ static int add_finding(gaudit_report *r, const char *code, audit_severity s,
     va_end(ap);
     sut_one_line(buf);
     if (!(g = realloc(r->findings, (r->nfindings + 1) * sizeof(*g)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     r->findings = g;
@@ -114,7 +115,7 @@ static int add_finding(gaudit_report *r, const char *code, audit_severity s,
     g->place = place ? strdup(place) : NULL;
     r->nfindings++;
     if (!g->message || (place && !g->place)) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     return 0;
@@ -132,7 +133,7 @@ static int hash_tensors(hashed *h, sut_error *err)
     h->tensors = calloc(n ? n : 1, sizeof(xfer_hash));
     if (!fds || !h->tensors) {
         free(fds);
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (i = 0; i < gguf_set_count(s); i++)
@@ -183,7 +184,7 @@ static int hash_layer(hashed *h, unsigned l, sut_error *err)
     if (!order || !buf) {
         free(order);
         free(buf);
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     memcpy(order, idx, n * sizeof(size_t));
@@ -212,7 +213,7 @@ static int open_hashed(hashed *h, const char *path, sut_error *err)
     if (!(h->m = gmodel_open(path, err)) || hash_tensors(h, err) != 0)
         return -1;
     if (!(h->layers = calloc(gmodel_layer_count(h->m) + 1, sizeof(xfer_hash)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (l = 0; l < gmodel_layer_count(h->m); l++)
@@ -276,7 +277,7 @@ static int find_duplicates(gaudit_report *r, sut_error *err)
     int rc = 0;
 
     if (!seen) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (a = 0; a < n && rc == 0; a++) {
@@ -308,7 +309,7 @@ static int trace(gaudit_report *r, sut_error *err)
     if (r->nbases == 0)
         return 0;
     if (!(r->origins = calloc(n + 1, sizeof(audit_origin)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (l = 0; l < n; l++) {
@@ -335,7 +336,7 @@ gaudit_report *gaudit_run(const char *path, const audit_base *bases,
 
     if (!r || !(r->bases = calloc(nbases + 1, sizeof(hashed))) ||
         !(r->base_names = calloc(nbases + 1, sizeof(char *)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         gaudit_free(r);
         return NULL;
     }
@@ -344,7 +345,7 @@ gaudit_report *gaudit_run(const char *path, const audit_base *bases,
     for (i = 0; i < nbases; i++) {
         r->nbases = i + 1;
         if (!(r->base_names[i] = strdup(bases[i].name))) {
-            sut_error_set(err, "out of memory");
+            sut_error_oom(err, NULL);
             goto fail;
         }
         if (open_hashed(&r->bases[i], bases[i].path, err) != 0) {
@@ -359,50 +360,6 @@ gaudit_report *gaudit_run(const char *path, const audit_base *bases,
 fail:
     gaudit_free(r);
     return NULL;
-}
-
-cJSON *gaudit_to_json(const gaudit_report *r)
-{
-    cJSON *o = cJSON_CreateObject(), *arr, *e;
-    const gmodel *m = r->model.m;
-    size_t i;
-
-    cJSON_AddStringToObject(o, "path", gmodel_path(m));
-    cJSON_AddStringToObject(o, "format", "gguf");
-    cJSON_AddNumberToObject(o, "layer_count", gmodel_layer_count(m));
-    cJSON_AddNumberToObject(o, "parameter_count", (double)gmodel_parameter_count(m));
-    cJSON_AddNumberToObject(o, "data_bytes", (double)gmodel_data_bytes(m));
-    arr = cJSON_AddArrayToObject(o, "findings");
-    for (i = 0; i < r->nfindings; i++) {
-        const audit_finding *f = &r->findings[i];
-        e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "code", f->code);
-        cJSON_AddStringToObject(e, "severity", audit_severity_name(f->severity));
-        cJSON_AddStringToObject(e, "message", f->message);
-        if (f->place)
-            cJSON_AddStringToObject(e, "place", f->place);
-        else
-            cJSON_AddNullToObject(e, "place");
-        cJSON_AddItemToArray(arr, e);
-    }
-    cJSON_AddNumberToObject(o, "errors", (double)gaudit_count(r, AUDIT_ERROR));
-    cJSON_AddNumberToObject(o, "warnings", (double)gaudit_count(r, AUDIT_WARNING));
-    if (r->nbases) {
-        arr = cJSON_AddArrayToObject(o, "provenance");
-        for (i = 0; i < r->norigins; i++) {
-            e = cJSON_CreateObject();
-            cJSON_AddNumberToObject(e, "layer", r->origins[i].layer);
-            if (r->origins[i].base >= 0) {
-                cJSON_AddStringToObject(e, "model", r->base_names[r->origins[i].base]);
-                cJSON_AddNumberToObject(e, "source_layer", (double)r->origins[i].source_layer);
-            } else {
-                cJSON_AddNullToObject(e, "model");
-                cJSON_AddNullToObject(e, "source_layer");
-            }
-            cJSON_AddItemToArray(arr, e);
-        }
-    }
-    return o;
 }
 
 /* ---- trim ------------------------------------------------------------- */
@@ -522,7 +479,7 @@ int gaudit_trim(const char *path, const char *out, bool in_place, bool force,
     res->parameters = o->t->elements;
     res->bytes = o->t->bytes;
     if (!(stage = malloc(strlen(out) + 64))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         goto out;
     }
     sprintf(stage, "%s.suture-tmp-%ld", out, (long)getpid());

@@ -7,6 +7,7 @@
 #include "suture/format.h"
 #include "suture/audit.h"
 #include "cli.h"
+#include "audit_out.h"
 #include "json_out.h"
 #include "opts.h"
 #include "gguf_cmds.h"
@@ -81,12 +82,7 @@ static int take(void *ctx, int id, const char *v)
     case CLI_JOBS:
         return cli_parse_jobs("audit", v, 64, &a->opt.threads);
     default:
-        if (a->path)
-            return cli_usage_error("audit", "one PATH only ('%s' and '%s')",
-                                   cli_text(a->path),
-                                   cli_text(v));
-        a->path = v;
-        return 0;
+        return cli_take_operand("audit", "PATH", &a->path, v);
     }
 }
 
@@ -107,35 +103,14 @@ static int parse(int argc, char **argv, struct args *a)
     return rc;
 }
 
-/* "0-7 <- base 0-7; 8-11 <- base 4-7; 12 unmatched" */
-static void print_trace(const audit_report *r)
+static const audit_origin *origin_of(const void *r, size_t i)
 {
-    size_t i = 0, j, n = audit_origin_count(r);
+    return audit_origin_at(r, i);
+}
 
-    if (n == 0)
-        return;
-    printf("provenance:");
-    while (i < n) {
-        const audit_origin *o = audit_origin_at(r, i);
-        for (j = i; j + 1 < n; j++) {
-            const audit_origin *p = audit_origin_at(r, j), *q = audit_origin_at(r, j + 1);
-            if (q->base != o->base ||
-                (o->base >= 0 && q->source_layer != p->source_layer + 1))
-                break;
-        }
-        printf("%s %zu", i ? ";" : "", i);
-        if (j > i)
-            printf("-%zu", j);
-        if (o->base < 0)
-            printf(" unmatched");
-        else if (j > i)
-            printf(" <- %s %ld-%ld", cli_text(audit_base_name(r, (size_t)o->base)), o->source_layer,
-                   audit_origin_at(r, j)->source_layer);
-        else
-            printf(" <- %s %ld", cli_text(audit_base_name(r, (size_t)o->base)), o->source_layer);
-        i = j + 1;
-    }
-    printf("\n");
+static const char *base_of(const void *r, size_t i)
+{
+    return audit_base_name(r, i);
 }
 
 /* The traced slices as a spec 'suture build --slices' takes. */
@@ -160,11 +135,9 @@ static void print_text(const audit_report *r, const char *path)
     char params[32], bytes[32];
     size_t i;
 
-    for (i = 0; i < audit_finding_count(r); i++) {
-        const audit_finding *f = audit_finding_at(r, i);
-        printf("%s %s: %s\n", audit_severity_name(f->severity), f->code, cli_text(f->message));
-    }
-    print_trace(r);
+    for (i = 0; i < audit_finding_count(r); i++)
+        audit_out_finding(audit_finding_at(r, i));
+    audit_out_trace(r, audit_origin_count(r), origin_of, base_of);
     print_slices(r);
     if (m)
         printf("%s: %u layer%s, %s parameters, %s; ", cli_text(path), model_layer_count(m),
@@ -173,20 +146,17 @@ static void print_text(const audit_report *r, const char *path)
                fmt_bytes(model_data_bytes(m), bytes, sizeof(bytes)));
     else
         printf("%s: could not be opened; ", cli_text(path));
-    printf("%zu error%s, %zu warning%s, %zu note%s\n", audit_count(r, AUDIT_ERROR),
-           audit_count(r, AUDIT_ERROR) == 1 ? "" : "s", audit_count(r, AUDIT_WARNING),
-           audit_count(r, AUDIT_WARNING) == 1 ? "" : "s", audit_count(r, AUDIT_INFO),
-           audit_count(r, AUDIT_INFO) == 1 ? "" : "s");
+    audit_out_counts(audit_count(r, AUDIT_ERROR), audit_count(r, AUDIT_WARNING),
+                     audit_count(r, AUDIT_INFO));
 }
 
 /* audit_run with a progress bar on a terminal (unless --quiet). */
 static audit_report *audit_with_bar(struct args *a, arch_table *t, sut_error *err)
 {
-    cli_progress *bar = cli_progress_new("audit", a->quiet);
+    cli_progress *bar = cli_progress_attach("audit", a->quiet, &a->opt.progress,
+                                            &a->opt.progress_ctx);
     audit_report *r;
 
-    a->opt.progress = bar ? cli_progress_update : NULL;
-    a->opt.progress_ctx = bar;
     r = audit_run(a->path, t, &a->opt, err);
     cli_progress_free(bar);
     return r;

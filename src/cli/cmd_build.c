@@ -119,10 +119,7 @@ int cmd_build(int argc, char **argv)
         return rc;
     if (!a.quiet && !a.json)
         warnings(p);
-    if ((bar = cli_progress_new("build", a.quiet))) {
-        a.bo.progress = cli_progress_update;
-        a.bo.progress_ctx = bar;
-    }
+    bar = cli_progress_attach("build", a.quiet, &a.bo.progress, &a.bo.progress_ctx);
     cli_catch_signals();
     a.bo.cancel = &cli_interrupted;
     rc = build_run(p, &a.bo, &rep, &err);

@@ -60,11 +60,7 @@ static int take(void *ctx, int id, const char *v)
         a->arch_file = v;
         break;
     default:
-        if (a->path)
-            return cli_usage_error("trim", "one PATH only ('%s' and '%s')",
-                                   cli_text(a->path),
-                                   cli_text(v));
-        a->path = v;
+        return cli_take_operand("trim", "PATH", &a->path, v);
     }
     return 0;
 }
@@ -115,11 +111,10 @@ static void print_result(const trim_result *res, const struct args *a)
 /* trim_run with a progress bar on a terminal (unless --quiet). */
 static int trim_with_bar(struct args *a, arch_table *t, trim_result *res, sut_error *err)
 {
-    cli_progress *bar = cli_progress_new("trim", a->quiet);
+    cli_progress *bar = cli_progress_attach("trim", a->quiet, &a->opt.progress,
+                                            &a->opt.progress_ctx);
     int rc;
 
-    a->opt.progress = bar ? cli_progress_update : NULL;
-    a->opt.progress_ctx = bar;
     rc = trim_run(a->path, t, &a->opt, res, err);
     cli_progress_free(bar);
     return rc;

@@ -48,12 +48,7 @@ static int take(void *ctx, int id, const char *v)
     case CLI_JOBS:
         return cli_parse_jobs("verify", v, 64, &a->opt.threads);
     default:
-        if (a->path)
-            return cli_usage_error("verify", "one OUT only ('%s' and '%s')",
-                                   cli_text(a->path),
-                                   cli_text(v));
-        a->path = v;
-        return 0;
+        return cli_take_operand("verify", "OUT", &a->path, v);
     }
 }
 
@@ -86,11 +81,10 @@ static void print_text(const verify_report *r, const char *path)
 /* verify_run with a progress bar on a terminal (unless --quiet). */
 static verify_report *verify_with_bar(struct args *a, arch_table *t, sut_error *err)
 {
-    cli_progress *bar = cli_progress_new("verify", a->quiet);
+    cli_progress *bar = cli_progress_attach("verify", a->quiet, &a->opt.progress,
+                                            &a->opt.progress_ctx);
     verify_report *r;
 
-    a->opt.progress = bar ? cli_progress_update : NULL;
-    a->opt.progress_ctx = bar;
     r = verify_run(a->path, t, &a->opt, err);
     cli_progress_free(bar);
     return r;

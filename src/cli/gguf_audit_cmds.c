@@ -6,36 +6,18 @@
 #include "suture/gguf_audit.h"
 #include "suture/gguf_build.h"
 #include "cli.h"
+#include "audit_out.h"
 #include "gguf_cmds.h"
+#include "json_out.h"
 
-/* "0-3 <- a 0-3; 4 unmatched" */
-static void print_trace(const gaudit_report *r)
+static const audit_origin *origin_of(const void *r, size_t i)
 {
-    size_t i = 0, j, n = gaudit_origin_count(r);
+    return gaudit_origin_at(r, i);
+}
 
-    if (n == 0)
-        return;
-    printf("provenance:");
-    while (i < n) {
-        const audit_origin *o = gaudit_origin_at(r, i);
-        for (j = i; j + 1 < n; j++) {
-            const audit_origin *p = gaudit_origin_at(r, j), *q = gaudit_origin_at(r, j + 1);
-            if (q->base != o->base || (o->base >= 0 && q->source_layer != p->source_layer + 1))
-                break;
-        }
-        printf("%s %zu", i ? ";" : "", i);
-        if (j > i)
-            printf("-%zu", j);
-        if (o->base < 0)
-            printf(" unmatched");
-        else if (j > i)
-            printf(" <- %s %ld-%ld", gaudit_base_name(r, (size_t)o->base), o->source_layer,
-                   gaudit_origin_at(r, j)->source_layer);
-        else
-            printf(" <- %s %ld", gaudit_base_name(r, (size_t)o->base), o->source_layer);
-        i = j + 1;
-    }
-    printf("\n");
+static const char *base_of(const void *r, size_t i)
+{
+    return gaudit_base_name(r, i);
 }
 
 static void print_text(const gaudit_report *r, const char *path)
@@ -44,19 +26,15 @@ static void print_text(const gaudit_report *r, const char *path)
     char params[32], bytes[32];
     size_t i;
 
-    for (i = 0; i < gaudit_finding_count(r); i++) {
-        const audit_finding *f = gaudit_finding_at(r, i);
-        printf("%s %s: %s\n", audit_severity_name(f->severity), f->code, f->message);
-    }
-    print_trace(r);
-    printf("%s: %u layer%s, %s parameters, %s; %zu error%s, %zu warning%s, "
-           "%zu note%s\n", path, gmodel_layer_count(m),
+    for (i = 0; i < gaudit_finding_count(r); i++)
+        audit_out_finding(gaudit_finding_at(r, i));
+    audit_out_trace(r, gaudit_origin_count(r), origin_of, base_of);
+    printf("%s: %u layer%s, %s parameters, %s; ", cli_text(path), gmodel_layer_count(m),
            gmodel_layer_count(m) == 1 ? "" : "s",
            fmt_count(gmodel_parameter_count(m), params, sizeof(params)),
-           fmt_bytes(gmodel_data_bytes(m), bytes, sizeof(bytes)),
-           gaudit_count(r, AUDIT_ERROR), gaudit_count(r, AUDIT_ERROR) == 1 ? "" : "s",
-           gaudit_count(r, AUDIT_WARNING), gaudit_count(r, AUDIT_WARNING) == 1 ? "" : "s",
-           gaudit_count(r, AUDIT_INFO), gaudit_count(r, AUDIT_INFO) == 1 ? "" : "s");
+           fmt_bytes(gmodel_data_bytes(m), bytes, sizeof(bytes)));
+    audit_out_counts(gaudit_count(r, AUDIT_ERROR), gaudit_count(r, AUDIT_WARNING),
+                     gaudit_count(r, AUDIT_INFO));
 }
 
 int gguf_cli_audit(const char *path, const audit_base *bases, size_t nbases,
@@ -69,7 +47,7 @@ int gguf_cli_audit(const char *path, const audit_base *bases, size_t nbases,
     if (!r)
         return cli_fail("audit", &err);
     if (json) {
-        if ((rc = cli_print_json(gaudit_to_json(r))) != 0) {
+        if ((rc = cli_print_json(cli_json_gguf_audit(r))) != 0) {
             gaudit_free(r);
             return rc;
         }
@@ -88,25 +66,11 @@ int gguf_cli_trim(const char *path, const char *out, bool in_place, bool force,
     gaudit_trim_result res;
     sut_error err;
     char params[32], bytes[32];
-    cJSON *o;
 
     if (gaudit_trim(path, in_place ? path : out, in_place, force, &res, &err) != 0)
         return cli_fail("trim", &err);
-    if (json) {
-        o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", path);
-        cJSON_AddStringToObject(o, "output", in_place ? path : out);
-        cJSON_AddBoolToObject(o, "trimmed", res.trimmed);
-        if (res.trimmed)
-            cJSON_AddNullToObject(o, "reason");
-        else
-            cJSON_AddStringToObject(o, "reason", res.reason);
-        cJSON_AddStringToObject(o, "tensor", "output.weight");
-        cJSON_AddBoolToObject(o, "identical", res.identical);
-        cJSON_AddNumberToObject(o, "parameters", (double)res.parameters);
-        cJSON_AddNumberToObject(o, "bytes", (double)res.bytes);
-        return cli_print_json(o);
-    }
+    if (json)
+        return cli_print_json(cli_json_gguf_trim(&res, path, in_place ? path : out));
     if (quiet)
         return EXIT_OK;
     if (!res.trimmed) {
@@ -126,7 +90,6 @@ int gguf_cli_verify(const char *path, bool json, bool quiet)
 {
     gbuild_verify_result res;
     sut_error err;
-    cJSON *o, *arr;
     size_t i;
     int rc;
 
@@ -134,15 +97,7 @@ int gguf_cli_verify(const char *path, bool json, bool quiet)
         return cli_fail("verify", &err);
     rc = res.nproblems ? EXIT_FOUND : EXIT_OK;
     if (json) {
-        o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", path);
-        cJSON_AddNumberToObject(o, "checked", (double)res.checked);
-        cJSON_AddNumberToObject(o, "copies", (double)res.copies);
-        cJSON_AddNumberToObject(o, "recomputed", (double)res.recomputed);
-        arr = cJSON_AddArrayToObject(o, "problems");
-        for (i = 0; i < res.nproblems; i++)
-            cJSON_AddItemToArray(arr, cJSON_CreateString(res.problems[i]));
-        if (cli_print_json(o) != 0)
+        if (cli_print_json(cli_json_gguf_verify(&res, path)) != 0)
             rc = EXIT_USAGE;
     } else {
         for (i = 0; i < res.nproblems; i++)

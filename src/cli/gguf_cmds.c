@@ -7,6 +7,7 @@
 #include "suture/gguf_build.h"
 #include "cli.h"
 #include "gguf_cmds.h"
+#include "json_out.h"
 #include "progress.h"
 
 /* The recipe when it names GGUF models; NULL with *rc set otherwise (-1:
@@ -61,7 +62,7 @@ int gguf_cli_plan(const struct plan_args *a, bool json)
     if (!(p = gguf_plan("plan", a, &r, &rc)))
         return rc;
     if (json) {
-        rc = cli_print_json(gbuild_plan_json(p));
+        rc = cli_print_json(cli_json_gguf_plan(p));
     } else if ((text = gbuild_plan_text(p))) {
         fputs(text, stdout);
         free(text);
@@ -78,25 +79,16 @@ static void tell(const gbuild_plan *p, const char *out, bool json)
 {
     char b[32];
     size_t nl, nt;
-    cJSON *o;
 
-    gbuild_plan_layers(p, &nl);
-    gbuild_plan_tensors(p, &nt);
-    if (!json) {
-        printf("built %s: %zu layers, %zu tensors, %zu file%s, %s\n", out, nl, nt,
-               gbuild_plan_files(p), gbuild_plan_files(p) == 1 ? "" : "s",
-               fmt_bytes(gbuild_plan_bytes(p), b, sizeof(b)));
+    if (json) {
+        cli_print_json(cli_json_gguf_build(p, out));
         return;
     }
-    o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "path", out);
-    cJSON_AddStringToObject(o, "format", "gguf");
-    cJSON_AddNumberToObject(o, "layer_count", (double)nl);
-    cJSON_AddNumberToObject(o, "tensor_count", (double)nt);
-    cJSON_AddNumberToObject(o, "parameter_count", (double)gbuild_plan_parameters(p));
-    cJSON_AddNumberToObject(o, "data_bytes", (double)gbuild_plan_bytes(p));
-    cJSON_AddNumberToObject(o, "files", (double)gbuild_plan_files(p));
-    cli_print_json(o);
+    gbuild_plan_layers(p, &nl);
+    gbuild_plan_tensors(p, &nt);
+    printf("built %s: %zu layers, %zu tensors, %zu file%s, %s\n", out, nl, nt,
+               gbuild_plan_files(p), gbuild_plan_files(p) == 1 ? "" : "s",
+           fmt_bytes(gbuild_plan_bytes(p), b, sizeof(b)));
 }
 
 int gguf_cli_build(const struct plan_args *a, const build_options *bo,
@@ -116,10 +108,7 @@ int gguf_cli_build(const struct plan_args *a, const build_options *bo,
     notes = gbuild_plan_notes(p, &n);
     for (i = 0; !quiet && !json && i < n; i++)
         fprintf(stderr, "suture build: note: %s\n", notes[i]);
-    if ((bar = cli_progress_new("build", quiet))) {
-        o.progress = cli_progress_update;
-        o.progress_ctx = bar;
-    }
+    bar = cli_progress_attach("build", quiet, &o.progress, &o.progress_ctx);
     cli_catch_signals();
     o.cancel = &cli_interrupted;
     built = gbuild_run(p, &o, &err);

@@ -10,180 +10,7 @@
 #include "common/util.h"
 #include "cli.h"
 #include "inspect_gguf.h"
-
-/* Arrays of numbers up to this many entries are shown whole. */
-#define SHOW_VALUES 256
-
-struct totals {
-    uint64_t embed, layers, head, other;
-    size_t types[GGUF_TYPE_COUNT];
-};
-
-static void count(const gmodel *m, struct totals *s)
-{
-    size_t i;
-
-    memset(s, 0, sizeof(*s));
-    for (i = 0; i < gmodel_tensor_count(m); i++) {
-        const gmodel_tensor *t = gmodel_tensor_at(m, i);
-        uint64_t n = t->t->elements;
-
-        s->types[t->t->type]++;
-        if (t->role == MODEL_LAYER)
-            s->layers += n;
-        else if (strcmp(t->t->name, "output.weight") == 0)
-            s->head += n;
-        else if (strncmp(t->t->name, "token_embd.", 11) == 0)
-            s->embed += n;
-        else
-            s->other += n;
-    }
-}
-
-static const char *file_name(const gmodel *m, size_t i)
-{
-    return sut_basename(gguf_path(gguf_set_file(gmodel_set(m), i)));
-}
-
-/* ---- JSON ------------------------------------------------------------- */
-
-static cJSON *scalar_json(const gguf_kv *kv)
-{
-    uint64_t u;
-    double d;
-
-    if (kv->type == GGUF_V_STRING)
-        return cJSON_CreateString(gguf_kv_str(kv, NULL));
-    if (kv->type == GGUF_V_BOOL)
-        return cJSON_CreateBool(kv->raw[0] != 0);
-    if (gguf_kv_u64(kv, &u) == 0)
-        return cJSON_CreateNumber((double)u);
-    gguf_kv_f64(kv, &d);
-    return cJSON_CreateNumber(d);
-}
-
-static cJSON *array_json(const gmodel *m, const gguf_kv *kv)
-{
-    cJSON *o = cJSON_CreateObject(), *vals;
-    uint64_t i;
-    double d;
-
-    cJSON_AddStringToObject(o, "type", "array");
-    cJSON_AddStringToObject(o, "element_type", gguf_vtype_name(kv->elem));
-    cJSON_AddNumberToObject(o, "count", (double)kv->count);
-    cJSON_AddBoolToObject(o, "per_layer", gmodel_per_layer(m, kv));
-    if (!gguf_vtype_size(kv->elem) || kv->count > SHOW_VALUES)
-        return o;
-    vals = cJSON_AddArrayToObject(o, "values");
-    for (i = 0; i < kv->count; i++) {
-        gguf_kv_arr_f64(kv, i, &d);
-        cJSON_AddItemToArray(vals, cJSON_CreateNumber(d));
-    }
-    return o;
-}
-
-static cJSON *metadata_json(const gmodel *m)
-{
-    const gguf_file *f = gmodel_meta(m);
-    cJSON *o = cJSON_CreateObject();
-    size_t i;
-
-    for (i = 0; i < gguf_kv_count(f); i++) {
-        const gguf_kv *kv = gguf_kv_at(f, i);
-        cJSON_AddItemToObject(o, kv->key, kv->type == GGUF_V_ARRAY
-                              ? array_json(m, kv) : scalar_json(kv));
-    }
-    return o;
-}
-
-static cJSON *tensor_json(const gmodel *m, const gmodel_tensor *t)
-{
-    cJSON *o = cJSON_CreateObject(), *shape = cJSON_AddArrayToObject(o, "shape");
-    size_t d;
-
-    cJSON_AddStringToObject(o, "name", t->t->name);
-    cJSON_AddStringToObject(o, "type", gguf_type_name(t->t->type));
-    for (d = 0; d < t->t->ndim; d++)
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->t->ne[d]));
-    cJSON_AddStringToObject(o, "file", file_name(m, t->file));
-    cJSON_AddNumberToObject(o, "offset", (double)t->t->offset);
-    cJSON_AddNumberToObject(o, "bytes", (double)t->t->bytes);
-    return o;
-}
-
-static cJSON *files_json(const gmodel *m)
-{
-    cJSON *files = cJSON_CreateArray();
-    size_t i;
-
-    for (i = 0; i < gguf_set_count(gmodel_set(m)); i++) {
-        const gguf_file *g = gguf_set_file(gmodel_set(m), i);
-        cJSON *f = cJSON_CreateObject();
-        cJSON_AddStringToObject(f, "name", file_name(m, i));
-        cJSON_AddNumberToObject(f, "version", gguf_version(g));
-        cJSON_AddNumberToObject(f, "alignment", gguf_alignment(g));
-        cJSON_AddNumberToObject(f, "data_start", (double)gguf_data_start(g));
-        cJSON_AddNumberToObject(f, "tensors", (double)gguf_tensor_count(g));
-        cJSON_AddNumberToObject(f, "metadata_keys", (double)gguf_kv_count(g));
-        cJSON_AddItemToArray(files, f);
-    }
-    return files;
-}
-
-static void add_counts(cJSON *o, const gmodel *m, const struct totals *s)
-{
-    cJSON *p = cJSON_AddObjectToObject(o, "parameters"), *ty;
-    uint32_t i;
-
-    cJSON_AddNumberToObject(p, "embeddings", (double)s->embed);
-    cJSON_AddNumberToObject(p, "layers", (double)s->layers);
-    cJSON_AddNumberToObject(p, "head", (double)s->head);
-    cJSON_AddNumberToObject(p, "other", (double)s->other);
-    cJSON_AddNumberToObject(o, "data_bytes", (double)gmodel_data_bytes(m));
-    ty = cJSON_AddObjectToObject(o, "types");
-    for (i = 0; i < GGUF_TYPE_COUNT; i++)
-        if (s->types[i])
-            cJSON_AddNumberToObject(ty, gguf_type_name(i), (double)s->types[i]);
-}
-
-static int print_json(const gmodel *m, bool tensors)
-{
-    struct totals s;
-    cJSON *o = cJSON_CreateObject(), *issues, *list;
-    size_t i;
-
-    count(m, &s);
-    cJSON_AddStringToObject(o, "path", gmodel_path(m));
-    cJSON_AddStringToObject(o, "format", "gguf");
-    if (gmodel_arch(m))
-        cJSON_AddStringToObject(o, "architecture", gmodel_arch(m));
-    else
-        cJSON_AddNullToObject(o, "architecture");
-    cJSON_AddNumberToObject(o, "layer_count", gmodel_layer_count(m));
-    if (gmodel_block_count(m) >= 0)
-        cJSON_AddNumberToObject(o, "config_layer_count", (double)gmodel_block_count(m));
-    else
-        cJSON_AddNullToObject(o, "config_layer_count");
-    cJSON_AddNumberToObject(o, "tensor_count", (double)gmodel_tensor_count(m));
-    cJSON_AddNumberToObject(o, "parameter_count", (double)gmodel_parameter_count(m));
-    add_counts(o, m, &s);
-    cJSON_AddBoolToObject(o, "tie_word_embeddings", gmodel_tied(m));
-    cJSON_AddItemToObject(o, "files", files_json(m));
-    cJSON_AddItemToObject(o, "metadata", metadata_json(m));
-    issues = cJSON_AddArrayToObject(o, "issues");
-    for (i = 0; i < gmodel_issue_count(m); i++) {
-        cJSON *it = cJSON_CreateObject();
-        cJSON_AddStringToObject(it, "code", gmodel_issue_at(m, i)->code);
-        cJSON_AddStringToObject(it, "message", gmodel_issue_at(m, i)->message);
-        cJSON_AddItemToArray(issues, it);
-    }
-    if (tensors) {
-        list = cJSON_AddArrayToObject(o, "tensors");
-        for (i = 0; i < gmodel_tensor_count(m); i++)
-            cJSON_AddItemToArray(list, tensor_json(m, gmodel_tensor_at(m, i)));
-    }
-    return cli_print_json(o);
-}
+#include "json_out.h"
 
 /* ---- text ------------------------------------------------------------- */
 
@@ -229,7 +56,7 @@ static void print_tensor_line(const gmodel *m, const gmodel_tensor *t)
     printf("  %-60s %-7s %s  %s\n", fmt_text(t->t->name, name, sizeof(name)),
            gguf_type_name(t->t->type),
            fmt_shape(t->t->ne, t->t->ndim, shape, sizeof(shape)),
-           fmt_text(file_name(m, t->file), file, sizeof(file)));
+           fmt_text(cli_gguf_file_name(m, t->file), file, sizeof(file)));
 }
 
 static void print_head(const gmodel *m)
@@ -250,12 +77,12 @@ static void print_head(const gmodel *m)
 
 static void print_text(const gmodel *m, bool tensors)
 {
-    struct totals s;
+    struct cli_gguf_totals s;
     char a[40], b[40], c[40], d[40], e[40], file[512];
     uint32_t i;
     size_t k;
 
-    count(m, &s);
+    cli_gguf_count(m, &s);
     print_head(m);
     printf("  parameters  %s (embeddings %s, layers %s, head %s, other %s)\n",
            fmt_count(gmodel_parameter_count(m), a, sizeof(a)),
@@ -271,7 +98,7 @@ static void print_text(const gmodel *m, bool tensors)
     for (k = 0; k < gguf_set_count(gmodel_set(m)); k++) {
         const gguf_file *g = gguf_set_file(gmodel_set(m), k);
         printf("  file        %s  GGUF v%u, alignment %u, %zu tensors, %zu keys\n",
-               fmt_text(file_name(m, k), file, sizeof(file)), gguf_version(g),
+               fmt_text(cli_gguf_file_name(m, k), file, sizeof(file)), gguf_version(g),
                gguf_alignment(g), gguf_tensor_count(g), gguf_kv_count(g));
     }
     print_metadata(m);
@@ -299,7 +126,7 @@ int inspect_gguf(const char *verb, const char *path, bool json, bool tensors)
     if (!m)
         return cli_fail(verb, &err);
     if (json) {
-        rc = print_json(m, tensors);
+        rc = cli_print_json(cli_json_gguf_inspect(m, tensors));
     } else {
         print_text(m, tensors);
         rc = EXIT_OK;

@@ -164,3 +164,13 @@ int cli_parse_jobs(const char *verb, const char *s, unsigned max, unsigned *out)
     *out = (unsigned)n;
     return 0;
 }
+
+int cli_take_operand(const char *verb, const char *what, const char **slot,
+                     const char *v)
+{
+    if (*slot)
+        return cli_usage_error(verb, "one %s only ('%s' and '%s')", what, cli_text(*slot),
+                               cli_text(v));
+    *slot = v;
+    return 0;
+}

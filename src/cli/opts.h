@@ -67,4 +67,10 @@ int cli_opts_parse(const cli_parser *p, int argc, char **argv);
  * EXIT_USAGE after printing the error. */
 int cli_parse_jobs(const char *verb, const char *s, unsigned max, unsigned *out);
 
+/* Takes the command's one operand v into *slot (what names it in the
+ * message: "PATH", "OUT"). 0, or EXIT_USAGE after printing "one WHAT only
+ * ('A' and 'B')" when *slot is already set. */
+int cli_take_operand(const char *verb, const char *what, const char **slot,
+                     const char *v);
+
 #endif

@@ -76,3 +76,13 @@ void cli_progress_free(cli_progress *p)
         fprintf(stderr, "\r\033[K");
     free(p);
 }
+
+cli_progress *cli_progress_attach(const char *label, bool quiet,
+                                  sut_progress_fn *fn, void **ctx)
+{
+    cli_progress *bar = cli_progress_new(label, quiet);
+
+    *fn = bar ? cli_progress_update : NULL;
+    *ctx = bar;
+    return bar;
+}

@@ -8,10 +8,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "suture/progress.h"
+
 typedef struct cli_progress cli_progress;
 
 /* A bar labelled label ("build"), or NULL when no bar is to be drawn. */
 cli_progress *cli_progress_new(const char *label, bool quiet);
+
+/* cli_progress_new, and the library's callback and context for it in
+ * *fn and *ctx (NULL, NULL when no bar is drawn). */
+cli_progress *cli_progress_attach(const char *label, bool quiet,
+                                  sut_progress_fn *fn, void **ctx);
 
 /* The library's progress callback: ctx is a cli_progress (or NULL). Redraws
  * at most ten times a second, and always at done == total. Not

@@ -126,7 +126,7 @@ static int put_byte(jscan *js, unsigned char c)
         size_t cap = js->str_cap ? js->str_cap * 2 : 64;
         char *grown = realloc(js->str, cap);
         if (!grown) {
-            sut_error_set(js->err, "%s: out of memory", js->label);
+            sut_error_oom(js->err, js->label);
             return -1;
         }
         js->str = grown;
@@ -248,7 +248,7 @@ int js_string(jscan *js)
             size_t cap = js->str_len + k + 64;
             char *grown = realloc(js->str, cap);
             if (!grown) {
-                sut_error_set(js->err, "%s: out of memory", js->label);
+                sut_error_oom(js->err, js->label);
                 return -1;
             }
             js->str = grown;

@@ -20,6 +20,17 @@ bool sut_plain_name(const char *name)
            strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
+int sut_cut(const char *s, int max)
+{
+    size_t n = strnlen(s, (size_t)max), back = 0;
+
+    while (n > 0 && back < 3 && ((unsigned char)s[n] & 0xC0) == 0x80) {
+        n--;
+        back++;
+    }
+    return (int)n;
+}
+
 char *sut_path_join(const char *dir, const char *name)
 {
     size_t a = strlen(dir), b = strlen(name);
@@ -65,7 +76,7 @@ int sut_file_kind(const char *dir, const char *name, sut_error *err)
     int rc = -1;
 
     if (!p) {
-        sut_error_set(err, "%s: out of memory", name);
+        sut_error_oom(err, name);
         return -1;
     }
     if (stat(p, &st) != 0) {

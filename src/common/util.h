@@ -17,6 +17,13 @@ char *sut_strdup(const char *s);
  * "." or "..". (A shard name from an index must be one.) */
 bool sut_plain_name(const char *name);
 
+/* For "%.*s": the length of s cut to at most max bytes, shortened so that
+ * it does not end inside a UTF-8 character. */
+int sut_cut(const char *s, int max);
+/* The "%.*s" arguments that print at most 200 bytes of s, whole
+ * characters only: printf("'%.*s'", SUT_CUT(name)). s is evaluated twice. */
+#define SUT_CUT(s) sut_cut((s), 200), (s)
+
 /* Joins a folder and a name with one '/'. Returns a new string (caller frees)
  * or NULL when out of memory. */
 char *sut_path_join(const char *dir, const char *name);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "suture/gguf.h"
+#include "suture/xfer.h"
 #include "common/util.h"
 #include "common/checked.h"
 
@@ -355,26 +356,6 @@ static uint64_t left(const cursor *c)
     return c->size - c->pos;
 }
 
-static int pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-    char *p = buf;
-
-    while (n > 0) {
-        ssize_t r = pread(fd, p, n, (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            if (r == 0)
-                errno = 0;
-            return -1;
-        }
-        p += r;
-        off += (uint64_t)r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 /* Holds at least `end` bytes of the file in c->buf. 0 or -1 (err set). */
 static int fill(cursor *c, uint64_t end)
 {
@@ -404,7 +385,7 @@ static int fill(cursor *c, uint64_t end)
         c->buf = nb;
         c->cap = want;
     }
-    if (pread_full(c->fd, c->buf + c->have, want - c->have, c->have) != 0) {
+    if (xfer_pread_exact(c->fd, c->buf + c->have, want - c->have, c->have) != 0) {
         sut_error_set(c->err, "%s: read failed: %s", c->label,
                       errno ? strerror(errno) : "unexpected end of file");
         return -1;
@@ -443,7 +424,7 @@ static int get(cursor *c, unsigned n, uint64_t *v, const char *what)
 
 /* ---- metadata --------------------------------------------------------- */
 
-#define KFMT "%s: key '%.200s': "
+#define KFMT "%s: key '%.*s': "
 
 /* True when the n bytes at s hold a control character (or NUL). */
 static bool has_control(const unsigned char *s, size_t n)
@@ -468,7 +449,7 @@ static int skip_string(cursor *c, const char *key)
         return -1;
     if (n > left(c)) {
         sut_error_set(c->err, KFMT "string of %llu bytes exceeds the %llu "
-                      "bytes left in the file", c->label, key,
+                      "bytes left in the file", c->label, SUT_CUT(key),
                       (unsigned long long)n, (unsigned long long)left(c));
         return -1;
     }
@@ -485,7 +466,7 @@ static int skip_bools(cursor *c, uint64_t n, const char *key)
     for (i = 0; i < n; i++) {
         if (p[i] > 1) {
             sut_error_set(c->err, KFMT "bool value %u is not 0 or 1", c->label,
-                          key, p[i]);
+                          SUT_CUT(key), p[i]);
             return -1;
         }
     }
@@ -498,7 +479,7 @@ static int check_count(cursor *c, uint64_t count, unsigned min,
 {
     if (count > left(c) / min) {
         sut_error_set(c->err, KFMT "array of %llu %s values cannot fit in the "
-                      "%llu bytes left in the file", c->label, key,
+                      "%llu bytes left in the file", c->label, SUT_CUT(key),
                       (unsigned long long)count, gguf_vtype_name(elem),
                       (unsigned long long)left(c));
         return -1;
@@ -516,12 +497,12 @@ static int skip_elements(cursor *c, uint32_t elem, uint64_t count,
 
     if (elem >= GGUF_V_COUNT) {
         sut_error_set(c->err, KFMT "array of unknown value type %u", c->label,
-                      key, elem);
+                      SUT_CUT(key), elem);
         return -1;
     }
     if (elem == GGUF_V_ARRAY && depth >= GGUF_DEPTH_MAX) {
         sut_error_set(c->err, KFMT "arrays nested more than %d deep",
-                      c->label, key, GGUF_DEPTH_MAX);
+                      c->label, SUT_CUT(key), GGUF_DEPTH_MAX);
         return -1;
     }
     if (check_count(c, count, sz ? sz : elem == GGUF_V_STRING ? 8 : 12, elem,
@@ -544,7 +525,7 @@ static int skip_value(cursor *c, uint32_t vt, unsigned depth, const char *key)
     const unsigned char *p;
 
     if (vt >= GGUF_V_COUNT) {
-        sut_error_set(c->err, KFMT "unknown value type %u", c->label, key, vt);
+        sut_error_set(c->err, KFMT "unknown value type %u", c->label, SUT_CUT(key), vt);
         return -1;
     }
     if (vt == GGUF_V_STRING)
@@ -557,41 +538,60 @@ static int skip_value(cursor *c, uint32_t vt, unsigned depth, const char *key)
     }
     if (left(c) < vtypes[vt].size) {
         sut_error_set(c->err, KFMT "file ends inside its %s value", c->label,
-                      key, vtypes[vt].name);
+                      SUT_CUT(key), vtypes[vt].name);
         return -1;
     }
     return vt == GGUF_V_BOOL ? skip_bools(c, 1, key)
                              : take(c, vtypes[vt].size, &p);
 }
 
-/* Reads a key (string) into a new NUL-terminated string. */
-static int read_key(cursor *c, size_t i, char **out)
+/* What a length-prefixed key or tensor name is called in messages, and
+ * its longest length. */
+struct name_rule {
+    const char *length;    /* "a key length" */
+    const char *place;     /* "metadata entry" */
+    const char *thing;     /* "key" */
+    const char *limit;     /* "over the limit of 65535 bytes" */
+    uint64_t max;
+};
+
+static const struct name_rule key_rule = {
+    "a key length", "metadata entry", "key", "over the limit of 65535 bytes", GGUF_KEY_MAX};
+static const struct name_rule name_rule = {
+    "a tensor name length", "tensor", "name", "over ggml's limit of 63 bytes", GGUF_NAME_MAX};
+
+/* Reads entry i's key or name (a length and bytes, no control character)
+ * into a new NUL-terminated string. 0 or -1 (err set). */
+static int read_string_name(cursor *c, size_t i, const struct name_rule *r, char **out)
 {
     const unsigned char *p;
     uint64_t n;
 
-    if (get(c, 8, &n, "a key length") != 0)
+    if (get(c, 8, &n, r->length) != 0)
         return -1;
-    if (n == 0 || n > GGUF_KEY_MAX || n > left(c)) {
-        sut_error_set(c->err, "%s: metadata entry %zu: key length %llu is %s",
-                      c->label, i, (unsigned long long)n,
-                      n == 0 ? "empty" : n > GGUF_KEY_MAX
-                      ? "over the limit of 65535 bytes"
-                      : "past the end of the file");
+    if (n == 0 || n > r->max || n > left(c)) {
+        sut_error_set(c->err, "%s: %s %zu: %s length %llu is %s", c->label, r->place, i,
+                      r->thing, (unsigned long long)n,
+                      n == 0 ? "empty" : n > r->max ? r->limit : "past the end of the file");
         return -1;
     }
     if (take(c, n, &p) != 0)
         return -1;
     if (has_control(p, (size_t)n)) {
-        sut_error_set(c->err, "%s: metadata entry %zu: key holds a control "
-                      "character", c->label, i);
+        sut_error_set(c->err, "%s: %s %zu: %s holds a control character", c->label,
+                      r->place, i, r->thing);
         return -1;
     }
     if (!(*out = strndup((const char *)p, (size_t)n))) {
-        sut_error_set(c->err, "%s: out of memory", c->label);
+        sut_error_oom(c->err, c->label);
         return -1;
     }
     return 0;
+}
+
+static int read_key(cursor *c, size_t i, char **out)
+{
+    return read_string_name(c, i, &key_rule, out);
 }
 
 /* Reads one metadata entry; raw is recorded as an offset into the header
@@ -608,7 +608,7 @@ static int read_kv(cursor *c, gguf_kv *kv, size_t i, size_t *raw_off)
     kv->count = 1;
     if (type >= GGUF_V_COUNT) {
         sut_error_set(c->err, KFMT "unknown value type %llu", c->label,
-                      kv->key, (unsigned long long)type);
+                      SUT_CUT(kv->key), (unsigned long long)type);
         return -1;
     }
     if (type == GGUF_V_ARRAY) {
@@ -691,12 +691,12 @@ static int read_metadata(gguf_file *f, cursor *c, uint64_t n, size_t *offs)
             return -1;
     }
     if (!(f->kv_sorted = sort_by_name(f, f->kv_count, 0))) {
-        sut_error_set(c->err, "%s: out of memory", c->label);
+        sut_error_oom(c->err, c->label);
         return -1;
     }
     if ((dup = duplicate(f, f->kv_sorted, f->kv_count, 0))) {
         sut_error_set(c->err, KFMT "occurs twice in the metadata", c->label,
-                      dup);
+                      SUT_CUT(dup));
         return -1;
     }
     return 0;
@@ -713,13 +713,13 @@ static int read_alignment(gguf_file *f, cursor *c)
         return 0;
     if (kv->type != GGUF_V_U32) {
         sut_error_set(c->err, KFMT "is a %s, not a uint32", c->label,
-                      kv->key, gguf_vtype_name(kv->type));
+                      SUT_CUT(kv->key), gguf_vtype_name(kv->type));
         return -1;
     }
     a = le(kv->raw, 4);
     if (a == 0 || (a & (a - 1)) != 0) {
         sut_error_set(c->err, KFMT "%llu is not a power of two", c->label,
-                      kv->key, (unsigned long long)a);
+                      SUT_CUT(kv->key), (unsigned long long)a);
         return -1;
     }
     f->alignment = (uint32_t)a;
@@ -728,35 +728,11 @@ static int read_alignment(gguf_file *f, cursor *c)
 
 /* ---- tensor infos ----------------------------------------------------- */
 
-#define TFMT "%s: tensor '%.200s': "
+#define TFMT "%s: tensor '%.*s': "
 
 static int read_name(cursor *c, size_t i, char **out)
 {
-    const unsigned char *p;
-    uint64_t n;
-
-    if (get(c, 8, &n, "a tensor name length") != 0)
-        return -1;
-    if (n == 0 || n > GGUF_NAME_MAX || n > left(c)) {
-        sut_error_set(c->err, "%s: tensor %zu: name length %llu is %s",
-                      c->label, i, (unsigned long long)n,
-                      n == 0 ? "empty" : n > GGUF_NAME_MAX
-                      ? "over ggml's limit of 63 bytes"
-                      : "past the end of the file");
-        return -1;
-    }
-    if (take(c, n, &p) != 0)
-        return -1;
-    if (has_control(p, (size_t)n)) {
-        sut_error_set(c->err, "%s: tensor %zu: name holds a control "
-                      "character", c->label, i);
-        return -1;
-    }
-    if (!(*out = strndup((const char *)p, (size_t)n))) {
-        sut_error_set(c->err, "%s: out of memory", c->label);
-        return -1;
-    }
-    return 0;
+    return read_string_name(c, i, &name_rule, out);
 }
 
 static int read_shape(cursor *c, gguf_tensor *t)
@@ -768,7 +744,7 @@ static int read_shape(cursor *c, gguf_tensor *t)
         return -1;
     if (nd > GGUF_MAX_DIMS) {
         sut_error_set(c->err, TFMT "%llu dimensions (ggml allows at most %d)",
-                      c->label, t->name, (unsigned long long)nd, GGUF_MAX_DIMS);
+                      c->label, SUT_CUT(t->name), (unsigned long long)nd, GGUF_MAX_DIMS);
         return -1;
     }
     t->ndim = (size_t)nd;
@@ -780,14 +756,14 @@ static int read_shape(cursor *c, gguf_tensor *t)
             return -1;
         if (v > INT64_MAX) {
             sut_error_set(c->err, TFMT "dimension %zu is negative (%lld)",
-                          c->label, t->name, d, (long long)v);
+                          c->label, SUT_CUT(t->name), d, (long long)v);
             return -1;
         }
         t->ne[d] = v;
         if (ck_mul(t->elements, v, &t->elements) != 0 ||
             t->elements > INT64_MAX) {
             sut_error_set(c->err, TFMT "element count overflows 63 bits",
-                          c->label, t->name);
+                          c->label, SUT_CUT(t->name));
             return -1;
         }
     }
@@ -802,7 +778,7 @@ static int read_type(cursor *c, gguf_tensor *t)
         return -1;
     t->type = (uint32_t)type;
     if (!gguf_type_block(t->type)) {
-        sut_error_set(c->err, TFMT "unknown ggml type %llu", c->label, t->name,
+        sut_error_set(c->err, TFMT "unknown ggml type %llu", c->label, SUT_CUT(t->name),
                       (unsigned long long)type);
         return -1;
     }
@@ -810,11 +786,11 @@ static int read_type(cursor *c, gguf_tensor *t)
         if (t->ne[0] % gguf_type_block(t->type) != 0)
             sut_error_set(c->err, TFMT "row of %llu elements is not a whole "
                           "number of %s blocks (%u elements)", c->label,
-                          t->name, (unsigned long long)t->ne[0],
+                          SUT_CUT(t->name), (unsigned long long)t->ne[0],
                           gguf_type_name(t->type), gguf_type_block(t->type));
         else
             sut_error_set(c->err, TFMT "size in bytes overflows 64 bits",
-                          c->label, t->name);
+                          c->label, SUT_CUT(t->name));
         return -1;
     }
     return 0;
@@ -834,12 +810,12 @@ static int read_tensors(gguf_file *f, cursor *c, uint64_t n)
             return -1;
     }
     if (!(f->t_sorted = sort_by_name(f, f->tensor_count, 1))) {
-        sut_error_set(c->err, "%s: out of memory", c->label);
+        sut_error_oom(c->err, c->label);
         return -1;
     }
     if ((dup = duplicate(f, f->t_sorted, f->tensor_count, 1))) {
         sut_error_set(c->err, TFMT "occurs twice in the tensor infos",
-                      c->label, dup);
+                      c->label, SUT_CUT(dup));
         return -1;
     }
     return 0;
@@ -866,14 +842,14 @@ static int check_tensor_span(const gguf_file *f, const gguf_tensor *t,
 {
     if (t->offset % f->alignment != 0) {
         sut_error_set(c->err, TFMT "offset %llu is not a multiple of the "
-                      "alignment %u", c->label, t->name,
+                      "alignment %u", c->label, SUT_CUT(t->name),
                       (unsigned long long)t->offset, f->alignment);
         return -1;
     }
     if (t->offset > f->data_size || t->bytes > f->data_size - t->offset) {
         sut_error_set(c->err, TFMT "data at offset %llu (%llu bytes) extends "
                       "past the end of the data section (%llu bytes)",
-                      c->label, t->name, (unsigned long long)t->offset,
+                      c->label, SUT_CUT(t->name), (unsigned long long)t->offset,
                       (unsigned long long)t->bytes,
                       (unsigned long long)f->data_size);
         return -1;
@@ -916,15 +892,15 @@ static int check_data(gguf_file *f, cursor *c)
         const gguf_tensor *t = &f->tensors[order[i]];
         if (t->offset < p->offset + p->bytes) {
             sut_error_set(c->err, TFMT "data [%llu, %llu) overlaps tensor "
-                          "'%.200s' [%llu, %llu)", c->label, t->name, SPAN(t),
-                          p->name, SPAN(p));
+                          "'%.*s' [%llu, %llu)", c->label, SUT_CUT(t->name), SPAN(t),
+                          SUT_CUT(p->name), SPAN(p));
             goto out;
         }
     }
     rc = 0;
     goto out;
 overflow:
-    sut_error_set(c->err, "%s: out of memory", c->label);
+    sut_error_oom(c->err, c->label);
 out:
     free(order);
     return rc;
@@ -992,7 +968,7 @@ static int alloc_tables(gguf_file *f, cursor *c, uint64_t nt, uint64_t nkv,
         !(*offs = calloc(nkv ? (size_t)nkv : 1, sizeof(size_t))) ||
         ck_array(nt ? (size_t)nt : 1, sizeof(gguf_tensor), &bytes) != 0 ||
         !(f->tensors = calloc(1, bytes))) {
-        sut_error_set(c->err, "%s: out of memory", c->label);
+        sut_error_oom(c->err, c->label);
         return -1;
     }
     return 0;
@@ -1008,7 +984,7 @@ static int copy_strings(gguf_file *f, cursor *c)
         if (kv->type != GGUF_V_STRING)
             continue;
         if (!(kv->text = strndup((const char *)kv->raw + 8, kv->raw_len - 8))) {
-            sut_error_set(c->err, "%s: out of memory", c->label);
+            sut_error_oom(c->err, c->label);
             return -1;
         }
     }
@@ -1050,7 +1026,7 @@ static gguf_file *new_file(const char *path, uint64_t size, sut_error *err,
     gguf_file *f = calloc(1, sizeof(*f));
 
     if (!f || !(f->path = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         free(f);
         return NULL;
     }
@@ -1069,7 +1045,7 @@ gguf_file *gguf_parse(const void *buf, size_t len, uint64_t file_size,
     if (!f)
         return NULL;
     if (!(c.buf = malloc(len ? len : 1))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         gguf_free(f);
         return NULL;
     }
@@ -1122,7 +1098,7 @@ bool gguf_is_gguf(const char *path)
 
     if (fd < 0)
         return false;
-    yes = pread_full(fd, magic, 4, 0) == 0 && memcmp(magic, "GGUF", 4) == 0;
+    yes = xfer_pread_exact(fd, magic, 4, 0) == 0 && memcmp(magic, "GGUF", 4) == 0;
     close(fd);
     return yes;
 }

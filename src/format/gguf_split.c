@@ -155,7 +155,7 @@ static int open_split(gguf_set *s, const char *path, size_t prefix_len,
     int rc = -1;
 
     if (!name || !(s->files = calloc(count, sizeof(gguf_file *)))) {
-        sut_error_set(err, "%s: out of memory", sut_basename(path));
+        sut_error_oom(err, sut_basename(path));
         goto out;
     }
     for (i = 0; i < count; i++) {
@@ -187,7 +187,7 @@ gguf_set *gguf_set_open(const char *path, sut_error *err)
     size_t prefix_len;
 
     if (!s) {
-        sut_error_set(err, "%s: out of memory", sut_basename(path));
+        sut_error_oom(err, sut_basename(path));
         return NULL;
     }
     if (gguf_split_name(path, &no, &count, &prefix_len)) {
@@ -198,7 +198,7 @@ gguf_set *gguf_set_open(const char *path, sut_error *err)
     if (!(s->files = calloc(1, sizeof(gguf_file *))) ||
         !(s->files[0] = gguf_open(path, err))) {
         if (!s->files)
-            sut_error_set(err, "%s: out of memory", sut_basename(path));
+            sut_error_oom(err, sut_basename(path));
         goto fail;
     }
     s->count = 1;

@@ -89,7 +89,7 @@ gguf_writer *gguf_writer_create(const char *path, uint32_t alignment,
     gguf_writer *w = calloc(1, sizeof(*w));
 
     if (!w || !(w->path = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", sut_basename(path));
+        sut_error_oom(err, sut_basename(path));
         free(w);
         return NULL;
     }
@@ -106,7 +106,7 @@ gguf_writer *gguf_writer_create(const char *path, uint32_t alignment,
 
 static int oom(const gguf_writer *w, sut_error *err)
 {
-    sut_error_set(err, "%s: out of memory", label(w));
+    sut_error_oom(err, label(w));
     return -1;
 }
 
@@ -118,12 +118,12 @@ int gguf_writer_kv(gguf_writer *w, const char *key, uint32_t type,
     size_t i, n = strlen(key);
 
     if (w->begun || n == 0 || n > GGUF_KEY_MAX || type >= GGUF_V_COUNT) {
-        sut_error_set(err, "%s: key '%.200s': cannot be added", label(w), key);
+        sut_error_set(err, "%s: key '%.*s': cannot be added", label(w), SUT_CUT(key));
         return -1;
     }
     for (i = 0; i < w->nkeys; i++) {
         if (strcmp(w->keys[i], key) == 0) {
-            sut_error_set(err, "%s: key '%.200s': added twice", label(w), key);
+            sut_error_set(err, "%s: key '%.*s': added twice", label(w), SUT_CUT(key));
             return -1;
         }
     }
@@ -195,8 +195,8 @@ static int check_name(gguf_writer *w, const char *name, sut_error *err)
     size_t i, n = strlen(name);
 
     if (w->begun || n == 0 || n > GGUF_NAME_MAX) {
-        sut_error_set(err, "%s: tensor '%.200s': name must be 1 to 63 bytes",
-                      label(w), name);
+        sut_error_set(err, "%s: tensor '%.*s': name must be 1 to 63 bytes",
+                      label(w), SUT_CUT(name));
         return -1;
     }
     for (i = 0; i < w->ntensors; i++) {

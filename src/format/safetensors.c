@@ -360,7 +360,7 @@ typedef struct entry_read {
     numlist shape, offsets;
 } entry_read;
 
-#define TFMT "%s: tensor '%.200s': "
+#define TFMT "%s: tensor '%.*s': "
 
 /* The dims of the tensor being read go at the end of f->dims. */
 static int push_dim(st_file *f, uint64_t v, const char *label, sut_error *err)
@@ -370,7 +370,7 @@ static int push_dim(st_file *f, uint64_t v, const char *label, sut_error *err)
         uint64_t *grown;
         if (ck_array(cap, sizeof(uint64_t), &bytes) != 0 ||
             !(grown = realloc(f->dims, bytes))) {
-            sut_error_set(err, "%s: out of memory", label);
+            sut_error_oom(err, label);
             return -1;
         }
         f->dims = grown;
@@ -435,7 +435,7 @@ static int read_entry(jscan *js, st_file *f, st_tensor *t, entry_read *e,
         }
         if (!seen) {
             if (!e->unknown[0])
-                snprintf(e->unknown, sizeof(e->unknown), "%.40s", key);
+                snprintf(e->unknown, sizeof(e->unknown), "%.*s", sut_cut(key, 40), key);
             r = js_skip(js);
         } else if (seen == &e->has_dtype) {
             r = read_value(js, &e->dtype);
@@ -463,7 +463,7 @@ static int bad_number(const st_tensor *t, const char *field, const numlist *l,
     char buf[64];
 
     sut_error_set(err, TFMT "%s[%ld]: %s is not a whole number in [0, 2^53]",
-                  label, t->name, field, l->bad,
+                  label, SUT_CUT(t->name), field, l->bad,
                   describe(&l->bad_value, buf, sizeof(buf)));
     return -1;
 }
@@ -472,12 +472,12 @@ static int check_dtype(const st_tensor *t, const entry_read *e,
                        const char *label, sut_error *err)
 {
     if (e->dtype.kind != JS_STRING) {
-        sut_error_set(err, TFMT "dtype: not a string", label, t->name);
+        sut_error_set(err, TFMT "dtype: not a string", label, SUT_CUT(t->name));
         return -1;
     }
     if (!e->dtype_ok) {
-        sut_error_set(err, TFMT "dtype: unknown dtype '%.40s'", label,
-                      t->name, e->dtype.text);
+        sut_error_set(err, TFMT "dtype: unknown dtype '%.*s'", label,
+                      SUT_CUT(t->name), sut_cut(e->dtype.text, 40), e->dtype.text);
         return -1;
     }
     return 0;
@@ -489,7 +489,7 @@ static int check_shape(st_tensor *t, const entry_read *e, const char *label,
     size_t i;
 
     if (e->shape.kind != JS_ARRAY) {
-        sut_error_set(err, TFMT "shape: not an array", label, t->name);
+        sut_error_set(err, TFMT "shape: not an array", label, SUT_CUT(t->name));
         return -1;
     }
     if (e->shape.bad >= 0)
@@ -498,7 +498,7 @@ static int check_shape(st_tensor *t, const entry_read *e, const char *label,
     for (i = 0; i < t->ndim; i++) {
         if (ck_mul(t->elements, t->shape[i], &t->elements) != 0) {
             sut_error_set(err, TFMT "shape: element count overflows 64 bits",
-                          label, t->name);
+                          label, SUT_CUT(t->name));
             return -1;
         }
     }
@@ -509,19 +509,19 @@ static int check_offsets(const st_tensor *t, const entry_read *e,
                          const char *label, sut_error *err)
 {
     if (e->offsets.kind != JS_ARRAY) {
-        sut_error_set(err, TFMT "data_offsets: not an array", label, t->name);
+        sut_error_set(err, TFMT "data_offsets: not an array", label, SUT_CUT(t->name));
         return -1;
     }
     if (e->offsets.n != 2) {
         sut_error_set(err, TFMT "data_offsets: expected [begin, end], got %zu "
-                      "entries", label, t->name, e->offsets.n);
+                      "entries", label, SUT_CUT(t->name), e->offsets.n);
         return -1;
     }
     if (e->offsets.bad >= 0)
         return bad_number(t, "data_offsets", &e->offsets, label, err);
     if (t->begin > t->end) {
         sut_error_set(err, TFMT "data_offsets [%llu, %llu]: begin is after end",
-                      label, t->name, (unsigned long long)t->begin,
+                      label, SUT_CUT(t->name), (unsigned long long)t->begin,
                       (unsigned long long)t->end);
         return -1;
     }
@@ -540,18 +540,18 @@ static int check_size(const st_tensor *t, const char *label, sut_error *err)
     fmt_shape(t->shape, t->ndim, sh, sizeof(sh));
     if (over) {
         sut_error_set(err, TFMT "shape %s of %s: size in bits overflows 64 bits",
-                      label, t->name, sh, st_dtype_name(t->dtype));
+                      label, SUT_CUT(t->name), sh, st_dtype_name(t->dtype));
         return -1;
     }
     if (bits % 8 != 0) {
         sut_error_set(err, TFMT "shape %s of %s is %llu bits, not a whole "
-                      "number of bytes", label, t->name, sh,
+                      "number of bytes", label, SUT_CUT(t->name), sh,
                       st_dtype_name(t->dtype), (unsigned long long)bits);
         return -1;
     }
     if (bits / 8 != t->end - t->begin) {
         sut_error_set(err, TFMT "data_offsets [%llu, %llu] span %llu bytes but "
-                      "%s shape %s needs %llu", label, t->name,
+                      "%s shape %s needs %llu", label, SUT_CUT(t->name),
                       (unsigned long long)t->begin, (unsigned long long)t->end,
                       (unsigned long long)(t->end - t->begin),
                       st_dtype_name(t->dtype), sh,
@@ -575,7 +575,7 @@ static int parse_entry(jscan *js, st_file *f, st_tensor *t, sut_error *err)
     if (js_peek(js) != JS_OBJECT) {
         if (js_skip(js) != 0)
             return -1;
-        sut_error_set(err, TFMT "entry is not a JSON object", label, t->name);
+        sut_error_set(err, TFMT "entry is not a JSON object", label, SUT_CUT(t->name));
         return -1;
     }
     if (read_entry(js, f, t, &e, err) != 0)
@@ -583,11 +583,11 @@ static int parse_entry(jscan *js, st_file *f, st_tensor *t, sut_error *err)
     t->ndim = f->ndims - dims0;
     t->shape = f->dims + dims0;
     if (e.unknown[0]) {
-        sut_error_set(err, TFMT "unknown field '%s'", label, t->name, e.unknown);
+        sut_error_set(err, TFMT "unknown field '%s'", label, SUT_CUT(t->name), e.unknown);
         return -1;
     }
     if (!e.has_dtype || !e.has_shape || !e.has_offsets) {
-        sut_error_set(err, TFMT "%s: missing", label, t->name,
+        sut_error_set(err, TFMT "%s: missing", label, SUT_CUT(t->name),
                       !e.has_dtype ? "dtype" : !e.has_shape ? "shape" : "data_offsets");
         return -1;
     }
@@ -621,7 +621,7 @@ static int arena_put(st_file *f, const char *s, size_t len, size_t *at,
     f->arena_len += len + 1;
     return 0;
 oom:
-    sut_error_set(err, "%s: out of memory", label);
+    sut_error_oom(err, label);
     return -1;
 }
 
@@ -635,7 +635,7 @@ static int grow(void *pp, size_t n, size_t *cap, size_t sz, const char *label,
     if (n < *cap)
         return 0;
     if (ck_array(want, sz, &bytes) != 0 || !(grown = realloc(*p, bytes))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         return -1;
     }
     *p = grown;
@@ -663,8 +663,8 @@ static int read_meta(jscan *js, st_file *f, sut_error *err)
             return -1;
         if (js_peek(js) != JS_STRING) {
             if (js_skip(js) == 0)
-                sut_error_set(err, "%s: __metadata__: '%.200s': not a string",
-                              js->label, f->arena + k);
+                sut_error_set(err, "%s: __metadata__: '%.*s': not a string",
+                              js->label, SUT_CUT(f->arena + k));
             return -1;
         }
         if (js_string(js) != 0 ||
@@ -714,7 +714,7 @@ static int fix_pointers(st_file *f, const char *label, sut_error *err)
         return 0;
     if (ck_array(f->meta_count, sizeof(char *), &bytes) != 0 ||
         !(f->meta_keys = malloc(bytes)) || !(f->meta_values = malloc(bytes))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         return -1;
     }
     for (i = 0; i < f->meta_count; i++) {
@@ -800,26 +800,26 @@ static int check_next(const st_tensor *t, const st_tensor *prev, uint64_t pos,
 {
     if (t->begin > pos && !prev) {
         sut_error_set(err, TFMT "data_offsets [%llu, %llu] do not start at 0 "
-                      "(the first tensor's data must)", label, t->name, OFFS(t));
+                      "(the first tensor's data must)", label, SUT_CUT(t->name), OFFS(t));
         return -1;
     }
     if (t->begin > pos) {
         sut_error_set(err, TFMT "data_offsets [%llu, %llu] leave a hole of %llu "
-                      "bytes after the previous tensor '%.200s' [%llu, %llu]",
-                      label, t->name, OFFS(t),
-                      (unsigned long long)(t->begin - pos), prev->name,
+                      "bytes after the previous tensor '%.*s' [%llu, %llu]",
+                      label, SUT_CUT(t->name), OFFS(t),
+                      (unsigned long long)(t->begin - pos), SUT_CUT(prev->name),
                       OFFS(prev));
         return -1;
     }
     if (t->begin < pos) {
         sut_error_set(err, TFMT "data_offsets [%llu, %llu] overlap the previous "
-                      "tensor '%.200s' [%llu, %llu]", label, t->name, OFFS(t),
-                      prev->name, OFFS(prev));
+                      "tensor '%.*s' [%llu, %llu]", label, SUT_CUT(t->name), OFFS(t),
+                      SUT_CUT(prev->name), OFFS(prev));
         return -1;
     }
     if (t->end > data_len) {
         sut_error_set(err, TFMT "data_offsets [%llu, %llu] extend past the end "
-                      "of the data (%llu bytes)", label, t->name, OFFS(t),
+                      "of the data (%llu bytes)", label, SUT_CUT(t->name), OFFS(t),
                       (unsigned long long)data_len);
         return -1;
     }
@@ -836,7 +836,7 @@ static int check_layout(const st_file *f, uint64_t data_len, const char *label,
     int rc = -1;
 
     if (!order) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         return -1;
     }
     for (i = 0; i < f->count; i++) {
@@ -883,7 +883,7 @@ static int check_duplicates(const st_file *f, const char *label,
     for (i = 1; i < f->count; i++) {
         const char *a = f->tensors[f->by_name[i - 1]].name;
         if (strcmp(a, f->tensors[f->by_name[i]].name) == 0) {
-            sut_error_set(err, "%s: duplicate key '%.200s'", label, a);
+            sut_error_set(err, "%s: duplicate key '%.*s'", label, SUT_CUT(a));
             return -1;
         }
     }
@@ -907,14 +907,14 @@ static int check_meta_duplicates(const st_file *f, const char *label,
         return 0;
     if (ck_array(f->meta_count, sizeof(char *), &bytes) != 0 ||
         !(keys = malloc(bytes))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         return -1;
     }
     memcpy(keys, f->meta_keys, bytes);
     qsort(keys, f->meta_count, sizeof(char *), cmp_str_ptr);
     for (i = 1; i < f->meta_count && rc == 0; i++) {
         if (strcmp(keys[i - 1], keys[i]) == 0) {
-            sut_error_set(err, "%s: duplicate key '%.200s'", label, keys[i]);
+            sut_error_set(err, "%s: duplicate key '%.*s'", label, SUT_CUT(keys[i]));
             rc = -1;
         }
     }
@@ -931,14 +931,14 @@ st_file *st_parse_header(const char *hdr, size_t hdr_len, uint64_t data_len,
 
     js_init(&js, hdr, hdr_len, label, err);
     if (!f || !(f->path = strdup(label))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         goto fail;
     }
     if (check_text(hdr, hdr_len, &num, label, err) != 0 ||
         read_header(&js, f, err) != 0)
         goto fail;
     if (!(f->by_name = sorted_order(f, 1))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         goto fail;
     }
     if (check_meta_duplicates(f, label, err) != 0 ||
@@ -960,16 +960,6 @@ fail:
 }
 
 /* ---- st_open --------------------------------------------------------- */
-
-/* Reads exactly n bytes at off. 0, or -1 (errno set; 0 at end of file). */
-static int pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-    ssize_t r = xfer_pread(fd, buf, n, off);
-
-    if (r >= 0 && (size_t)r < n)
-        errno = 0;
-    return r >= 0 && (size_t)r == n ? 0 : -1;
-}
 
 static uint64_t le64(const unsigned char b[8])
 {
@@ -1024,7 +1014,7 @@ st_file *st_open(const char *path, sut_error *err)
                       "header length", label, (unsigned long long)size);
         goto out;
     }
-    if (pread_full(fd, lenbuf, 8, 0) != 0)
+    if (xfer_pread_exact(fd, lenbuf, 8, 0) != 0)
         goto read_failed;
     if (memcmp(lenbuf, "GGUF", 4) == 0) {
         sut_error_set(err, "%s: is a GGUF file", label);
@@ -1038,12 +1028,12 @@ st_file *st_open(const char *path, sut_error *err)
                       (unsigned long long)n);
         goto out;
     }
-    if (pread_full(fd, hdr, (size_t)n, 8) != 0)
+    if (xfer_pread_exact(fd, hdr, (size_t)n, 8) != 0)
         goto read_failed;
     if (!(f = st_parse_header(hdr, (size_t)n, size - 8 - n, label, err)))
         goto out;
     if (!(copy = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         st_free(f);
         f = NULL;
         goto out;

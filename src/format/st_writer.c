@@ -118,7 +118,7 @@ st_writer *st_writer_create(const char *path, sut_error *err)
     st_writer *w = calloc(1, sizeof(*w));
 
     if (!w || !(w->path = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", sut_basename(path));
+        sut_error_oom(err, sut_basename(path));
         free(w);
         return NULL;
     }
@@ -138,7 +138,7 @@ st_writer *st_writer_dry(const char *label, sut_error *err)
     st_writer *w = calloc(1, sizeof(*w));
 
     if (!w || !(w->path = strdup(label))) {
-        sut_error_set(err, "%s: out of memory", label);
+        sut_error_oom(err, label);
         free(w);
         return NULL;
     }
@@ -234,15 +234,15 @@ int st_writer_meta(st_writer *w, const char *key, const char *value,
     }
     for (i = 0; i < w->meta_count; i++) {
         if (strcmp(w->meta[2 * i], key) == 0) {
-            sut_error_set(err, "%s: __metadata__: duplicate key '%.200s'",
-                          w->label, key);
+            sut_error_set(err, "%s: __metadata__: duplicate key '%.*s'",
+                          w->label, SUT_CUT(key));
             return -1;
         }
     }
     if (grow((void **)&w->meta, &w->meta_cap, 2 * w->meta_count + 1,
              sizeof(char *)) != 0 || !(k = strdup(key)) || !(v = strdup(value))) {
         free(k);
-        sut_error_set(err, "%s: out of memory", w->label);
+        sut_error_oom(err, w->label);
         return -1;
     }
     w->meta[2 * w->meta_count] = k;
@@ -293,24 +293,24 @@ static int tensor_bytes(const st_writer *w, const char *name, st_dtype dtype,
     size_t i;
 
     if (st_dtype_bits(dtype) == 0) {
-        sut_error_set(err, "%s: tensor '%.200s': dtype: invalid value %d",
-                      w->label, name, (int)dtype);
+        sut_error_set(err, "%s: tensor '%.*s': dtype: invalid value %d",
+                      w->label, SUT_CUT(name), (int)dtype);
         return -1;
     }
     for (i = 0; i < ndim; i++) {
         if (shape[i] > SUT_JSON_INT_MAX || ck_mul(n, shape[i], &n) != 0) {
-            sut_error_set(err, "%s: tensor '%.200s': shape: too large", w->label,
-                          name);
+            sut_error_set(err, "%s: tensor '%.*s': shape: too large", w->label,
+                          SUT_CUT(name));
             return -1;
         }
     }
     if (ck_mul(n, st_dtype_bits(dtype), &n) != 0 || n / 8 > SUT_JSON_INT_MAX) {
-        sut_error_set(err, "%s: tensor '%.200s': shape: too large", w->label, name);
+        sut_error_set(err, "%s: tensor '%.*s': shape: too large", w->label, SUT_CUT(name));
         return -1;
     }
     if (n % 8 != 0) {
-        sut_error_set(err, "%s: tensor '%.200s': %llu bits of %s are not a whole "
-                      "number of bytes", w->label, name, (unsigned long long)n,
+        sut_error_set(err, "%s: tensor '%.*s': %llu bits of %s are not a whole "
+                      "number of bytes", w->label, SUT_CUT(name), (unsigned long long)n,
                       st_dtype_name(dtype));
         return -1;
     }
@@ -355,8 +355,8 @@ int st_writer_add(st_writer *w, const char *name, st_dtype dtype,
         return -1;
     }
     if (ck_add(w->data_size, bytes, &end) != 0 || end > SUT_JSON_INT_MAX) {
-        sut_error_set(err, "%s: tensor '%.200s': data would pass 2^53 bytes",
-                      w->label, name);
+        sut_error_set(err, "%s: tensor '%.*s': data would pass 2^53 bytes",
+                      w->label, SUT_CUT(name));
         return -1;
     }
     if (grow_set(w) != 0 ||
@@ -364,7 +364,7 @@ int st_writer_add(st_writer *w, const char *name, st_dtype dtype,
         goto oom;
     slot = find_slot(w, name);
     if (w->slots[slot]) {
-        sut_error_set(err, "%s: tensor '%.200s': declared twice", w->label, name);
+        sut_error_set(err, "%s: tensor '%.*s': declared twice", w->label, SUT_CUT(name));
         return -1;
     }
     if (fill_tensor(&w->tensors[w->count], name, dtype, ndim, shape,
@@ -374,7 +374,7 @@ int st_writer_add(st_writer *w, const char *name, st_dtype dtype,
     w->data_size = end;
     return 0;
 oom:
-    sut_error_set(err, "%s: out of memory", w->label);
+    sut_error_oom(err, w->label);
     return -1;
 }
 
@@ -530,7 +530,7 @@ int st_writer_write(st_writer *w, const void *buf, size_t n, sut_error *err)
     if (check_room(w, n, err) != 0)
         return -1;
     if (write_at(w->fd, buf, n, w->data_start + w->written, err) != 0) {
-        sut_error_prefix(err, "%s: tensor '%.200s'", w->label, current_name(w));
+        sut_error_prefix(err, "%s: tensor '%.*s'", w->label, SUT_CUT(current_name(w)));
         return -1;
     }
     w->written += n;
@@ -545,7 +545,7 @@ int st_writer_copy(st_writer *w, int src_fd, uint64_t src_off, uint64_t n,
         return -1;
     if (xfer_copy_shared(src_fd, src_off, w->fd, w->data_start + w->written, n,
                          &w->stats, err) != 0) {
-        sut_error_prefix(err, "%s: tensor '%.200s'", w->label, current_name(w));
+        sut_error_prefix(err, "%s: tensor '%.*s'", w->label, SUT_CUT(current_name(w)));
         return -1;
     }
     w->written += n;
@@ -560,8 +560,8 @@ int st_writer_finish(st_writer *w, sut_error *err)
         return -1;
     }
     if (w->written != w->data_size) {
-        sut_error_set(err, "%s: tensor '%.200s': only %llu of %llu data bytes "
-                      "were written", w->label, current_name(w),
+        sut_error_set(err, "%s: tensor '%.*s': only %llu of %llu data bytes "
+                      "were written", w->label, SUT_CUT(current_name(w)),
                       (unsigned long long)w->written,
                       (unsigned long long)w->data_size);
         return -1;

@@ -146,6 +146,15 @@ ssize_t xfer_pread(int fd, void *dst, size_t n, uint64_t off)
     return (ssize_t)done;
 }
 
+int xfer_pread_exact(int fd, void *buf, size_t n, uint64_t off)
+{
+    ssize_t r = xfer_pread(fd, buf, n, off);
+
+    if (r >= 0 && (size_t)r < n)
+        errno = 0;
+    return r >= 0 && (size_t)r == n ? 0 : -1;
+}
+
 /* Reads exactly n bytes at off. 0, or -1 with err set. */
 static int read_exact(int fd, char *buf, size_t n, uint64_t off, sut_error *err)
 {
@@ -190,7 +199,7 @@ static int copy_buffered(int src, uint64_t src_off, int dst, uint64_t dst_off,
     int rc = -1;
 
     if (!buf) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     while (len > 0) {
@@ -307,7 +316,7 @@ int xfer_read(int fd, uint64_t off, uint64_t len, size_t align,
     chunk = XFER_CHUNK - XFER_CHUNK % align;
     size = len < chunk ? (size_t)len : chunk;
     if (!(buf = malloc(size ? size : 1))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     xfer_advise(fd, off, len);
@@ -341,7 +350,7 @@ int xfer_hash_range(int fd, uint64_t off, uint64_t len, xfer_hash *out,
     int rc = -1;
 
     if (!st || XXH3_128bits_reset(st) != XXH_OK) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         goto out;
     }
     if (xfer_read(fd, off, len, 1, hash_chunk, st, err) != 0)

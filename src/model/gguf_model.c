@@ -164,7 +164,7 @@ static int add_issue(gmodel *m, const char *code, sut_error *err,
     if (!grown || !(grown[m->nissues].message = strdup(buf))) {
         if (grown)
             m->issues = grown;
-        sut_error_set(err, "%s: out of memory", sut_basename(m->path));
+        sut_error_oom(err, sut_basename(m->path));
         return -1;
     }
     grown[m->nissues].code = code;
@@ -195,7 +195,7 @@ static int collect(gmodel *m, sut_error *err)
     for (i = 0; i < gguf_set_count(m->set); i++)
         n += gguf_tensor_count(gguf_set_file(m->set, i));
     if (!(m->tensors = calloc(n ? n : 1, sizeof(*m->tensors)))) {
-        sut_error_set(err, "%s: out of memory", sut_basename(m->path));
+        sut_error_oom(err, sut_basename(m->path));
         return -1;
     }
     for (i = 0; i < gguf_set_count(m->set); i++) {
@@ -231,7 +231,7 @@ static int index_tensors(gmodel *m, sut_error *err)
     fill = calloc((size_t)m->layers + 1, sizeof(size_t));
     if (!m->by_name || !m->layer_start || !m->layer_idx || !fill) {
         free(fill);
-        sut_error_set(err, "%s: out of memory", sut_basename(m->path));
+        sut_error_oom(err, sut_basename(m->path));
         return -1;
     }
     for (i = 0; i < m->count; i++) {
@@ -282,7 +282,7 @@ gmodel *gmodel_open(const char *path, sut_error *err)
     gmodel *m = calloc(1, sizeof(*m));
 
     if (!m || !(m->path = strdup(path))) {
-        sut_error_set(err, "%s: out of memory", sut_basename(path));
+        sut_error_oom(err, sut_basename(path));
         free(m);
         return NULL;
     }

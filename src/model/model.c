@@ -283,16 +283,16 @@ static int ix_entry(struct index_read *ix, jscan *js, sut_error *err)
         goto oom;
     if (js_peek(js) != JS_STRING) {
         if (js_skip(js) == 0)
-            sut_error_set(err, "%s: weight_map: tensor '%.200s': not a file name "
-                          "string", INDEX_NAME, ix->arena + name);
+            sut_error_set(err, "%s: weight_map: tensor '%.*s': not a file name "
+                          "string", INDEX_NAME, SUT_CUT(ix->arena + name));
         return -1;
     }
     if (js_string(js) != 0)
         return -1;
     if (!sut_plain_name(js->str)) {
-        sut_error_set(err, "%s: weight_map: tensor '%.200s': shard '%.200s' is not "
+        sut_error_set(err, "%s: weight_map: tensor '%.*s': shard '%.*s' is not "
                       "a plain file name in the folder", INDEX_NAME,
-                      ix->arena + name, js->str);
+                      SUT_CUT(ix->arena + name), SUT_CUT(js->str));
         return -1;
     }
     if (ix_put(ix, js->str, js->str_len, &shard) != 0)
@@ -311,7 +311,7 @@ static int ix_entry(struct index_read *ix, jscan *js, sut_error *err)
     ix->n++;
     return 0;
 oom:
-    sut_error_set(err, "%s: out of memory", INDEX_NAME);
+    sut_error_oom(err, INDEX_NAME);
     return -1;
 }
 
@@ -425,7 +425,7 @@ static int index_map(const struct index_read *ix, const char *label,
     size_t i, bytes;
 
     if (ck_array(ix->n, sizeof(**map), &bytes) != 0 || !(*map = malloc(bytes))) {
-        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        sut_error_oom(err, INDEX_NAME);
         return -1;
     }
     for (i = 0; i < ix->n; i++) {
@@ -435,7 +435,7 @@ static int index_map(const struct index_read *ix, const char *label,
     qsort(*map, ix->n, sizeof(**map), cmp_entry);
     for (i = 1; i < ix->n; i++) {
         if (strcmp((*map)[i - 1].name, (*map)[i].name) == 0) {
-            sut_error_set(err, "%s: duplicate key '%.200s'", label, (*map)[i].name);
+            sut_error_set(err, "%s: duplicate key '%.*s'", label, SUT_CUT((*map)[i].name));
             return -1;
         }
     }
@@ -455,7 +455,7 @@ static int read_index(model *m, struct index_read *ix, struct map_entry **map,
 
     js_init(&js, "", 0, path, err);
     if (!path) {
-        sut_error_set(err, "%s: out of memory", INDEX_NAME);
+        sut_error_oom(err, INDEX_NAME);
         return -1;
     }
     if (!(text = sut_read_file(path, MODEL_INDEX_MAX, &len, err)))
@@ -716,7 +716,7 @@ static int read_config(model *m, sut_error *err)
     char *cfg = sut_path_join(m->dir, "config.json");
 
     if (!cfg) {
-        sut_error_set(err, "%s: out of memory", m->path);
+        sut_error_oom(err, m->path);
         return -1;
     }
     m->config = sut_json_read_file(cfg, MODEL_CONFIG_MAX, err);
@@ -738,14 +738,14 @@ static int locate_in_dir(model *m, struct index_read *ix, struct map_entry **map
     int kind;
 
     if (!(m->dir = strdup(m->path))) {
-        sut_error_set(err, "%s: out of memory", m->path);
+        sut_error_oom(err, m->path);
         return -1;
     }
     if ((kind = sut_file_kind(m->dir, INDEX_NAME, err)) < 0)
         return -1;
     if (kind > 0) {
         if (!(m->index_name = strdup(INDEX_NAME))) {
-            sut_error_set(err, "%s: out of memory", m->path);
+            sut_error_oom(err, m->path);
             return -1;
         }
         return read_index(m, ix, map, nmap, err);
@@ -771,7 +771,7 @@ static int locate(model *m, struct index_read *ix, struct map_entry **map,
         m->dir = slash ? strndup(m->path, (size_t)(slash - m->path + (slash == m->path)))
                        : strdup(".");
         if (!m->dir) {
-            sut_error_set(err, "%s: out of memory", m->path);
+            sut_error_oom(err, m->path);
             return -1;
         }
         if (push_shard(m, sut_basename(m->path), err) != 0)

@@ -418,7 +418,7 @@ int build_check_headers(const plan *p, sut_error *err)
     memset(&j, 0, sizeof(j));
     j.p = p;
     if (!(j.models_meta = models_meta(p))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (i = 0; i < ns && rc == 0; i++)

@@ -73,7 +73,7 @@ static int write_per_layer(job *j, const gguf_kv *kv, sut_error *err)
     int rc = -1;
 
     if (!raw) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (i = 0; i < p->nlayers; i++) {
@@ -165,7 +165,7 @@ static int write_sources(job *j, sut_error *err)
     int rc;
 
     for (i = 0; raw && i < p->nlayers; i++) {
-        int k = snprintf(s, sizeof(s), "%.200s:%u", mname(p, p->layers[i].model),
+        int k = snprintf(s, sizeof(s), "%.*s:%u", SUT_CUT(mname(p, p->layers[i].model)),
                          p->layers[i].source_layer);
         size_t need = n + 8 + (size_t)k, b;
         if (need > cap) {
@@ -183,7 +183,7 @@ static int write_sources(job *j, sut_error *err)
         n = need;
     }
     if (!raw) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     rc = gguf_writer_kv(j->w[0], "suture.layer_sources", GGUF_V_ARRAY,
@@ -217,7 +217,7 @@ static int write_provenance(job *j, sut_error *err)
 
     cJSON_Delete(r);
     if (!text || !models) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         goto out;
     }
     rc = gguf_writer_kv_str(j->w[0], "suture.version", SUTURE_VERSION, err) ||
@@ -411,7 +411,7 @@ static int open_sources(job *j, sut_error *err)
     }
     return 0;
 oom:
-    sut_error_set(err, "out of memory");
+    sut_error_oom(err, NULL);
     return -1;
 }
 
@@ -476,13 +476,13 @@ static int prepare(job *j, bool force, sut_error *err)
     j->buf = malloc(XFER_CHUNK);
     j->buf2 = malloc(XFER_CHUNK);
     if (!j->w || !j->stage || !j->final || !j->buf || !j->buf2) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (i = 0; i < p->nfiles; i++) {
         if (!(j->final[i] = gbuild_file_name(j->out, i, p->nfiles)) ||
             !(j->stage[i] = stage_name(j->final[i]))) {
-            sut_error_set(err, "out of memory");
+            sut_error_oom(err, NULL);
             return -1;
         }
         if (check_place(j, j->final[i], force, err) != 0)
@@ -508,7 +508,7 @@ static int put_in_place(job *j, sut_error *err)
         }
     }
     if (!(dir = strdup(j->out))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     *(char *)sut_basename(dir) = '\0';

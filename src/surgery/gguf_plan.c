@@ -61,6 +61,8 @@ const gbuild_tensor *gbuild_plan_tensors(const gbuild_plan *p, size_t *n)
 }
 
 size_t gbuild_plan_files(const gbuild_plan *p) { return p->nfiles; }
+const recipe *gbuild_plan_recipe(const gbuild_plan *p) { return p->r; }
+size_t gbuild_plan_config(const gbuild_plan *p) { return p->config; }
 
 uint64_t gbuild_plan_file_bytes(const gbuild_plan *p, size_t i)
 {
@@ -109,7 +111,7 @@ static int add_note(gbuild_plan *p, sut_error *err, const char *fmt, ...)
         !(grown[p->nnotes] = strdup(buf))) {
         if (grown)
             p->notes = grown;
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     p->notes = grown;
@@ -129,7 +131,7 @@ static int open_models(gbuild_plan *p, sut_error *err)
     size_t i;
 
     if (!(p->models = calloc(p->r->nmodels, sizeof(gmodel *)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (i = 0; i < p->r->nmodels; i++) {
@@ -261,7 +263,7 @@ static int map_layers(gbuild_plan *p, sut_error *err)
         return -1;
     }
     if (!(p->layers = calloc(n, sizeof(*p->layers)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (s = 0; s < r->nslices; s++)
@@ -300,8 +302,8 @@ static int add_tensor(gbuild_plan *p, size_t mi, const gmodel_tensor *t,
     else
         n = snprintf(o->name, sizeof(o->name), "%s", t->t->name);
     if (n < 0 || (size_t)n >= sizeof(o->name)) {
-        sut_error_set(err, "output tensor 'blk.%ld.%.100s' would have a name "
-                      "over ggml's limit of 63 bytes", layer, t->local);
+        sut_error_set(err, "output tensor 'blk.%ld.%.*s' would have a name "
+                      "over ggml's limit of 63 bytes", layer, sut_cut(t->local, 100), t->local);
         return -1;
     }
     if (scale != 1 && scale != 0 && !gbuild_scalable(t->t->type)) {
@@ -381,7 +383,7 @@ static int list_tensors(gbuild_plan *p, sut_error *err)
 
     if (count_tensors(p, &n) != 0 ||
         !(p->tensors = calloc(n ? n : 1, sizeof(*p->tensors)))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     if (add_role(p, p->embed, MODEL_PRE, err) != 0 || add_layers(p, err) != 0 ||
@@ -431,7 +433,7 @@ gbuild_plan *gbuild_plan_make(const recipe *r, uint64_t shard_size,
     gbuild_plan *p = calloc(1, sizeof(*p));
 
     if (!p) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return NULL;
     }
     p->r = r;
@@ -547,42 +549,4 @@ char *gbuild_plan_text(const gbuild_plan *p)
         return NULL;
     }
     return t.s;
-}
-
-cJSON *gbuild_plan_json(const gbuild_plan *p)
-{
-    cJSON *o = cJSON_CreateObject(), *arr, *e;
-    size_t i;
-
-    cJSON_AddStringToObject(o, "format", "gguf");
-    cJSON_AddStringToObject(o, "architecture", gmodel_arch(p->models[p->config]));
-    cJSON_AddNumberToObject(o, "layer_count", (double)p->nlayers);
-    cJSON_AddNumberToObject(o, "tensor_count", (double)p->ntensors);
-    cJSON_AddNumberToObject(o, "parameter_count", (double)gbuild_plan_parameters(p));
-    cJSON_AddNumberToObject(o, "data_bytes", (double)gbuild_plan_bytes(p));
-    cJSON_AddNumberToObject(o, "files", (double)p->nfiles);
-    arr = cJSON_AddArrayToObject(o, "layers");
-    for (i = 0; i < p->nlayers; i++) {
-        e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "index", p->layers[i].index);
-        cJSON_AddStringToObject(e, "model", mname(p, p->layers[i].model));
-        cJSON_AddNumberToObject(e, "source_layer", p->layers[i].source_layer);
-        cJSON_AddItemToArray(arr, e);
-    }
-    arr = cJSON_AddArrayToObject(o, "tensors");
-    for (i = 0; i < p->ntensors; i++) {
-        const gbuild_tensor *t = &p->tensors[i];
-        e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "name", t->name);
-        cJSON_AddStringToObject(e, "model", mname(p, t->model));
-        cJSON_AddStringToObject(e, "source", t->src->t->name);
-        cJSON_AddStringToObject(e, "type", gguf_type_name(t->src->t->type));
-        cJSON_AddNumberToObject(e, "scale", t->scale);
-        cJSON_AddNumberToObject(e, "file", (double)t->file);
-        cJSON_AddItemToArray(arr, e);
-    }
-    arr = cJSON_AddArrayToObject(o, "notes");
-    for (i = 0; i < p->nnotes; i++)
-        cJSON_AddItemToArray(arr, cJSON_CreateString(p->notes[i]));
-    return o;
 }

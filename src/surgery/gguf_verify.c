@@ -40,7 +40,7 @@ static int problem(gbuild_verify_result *res, sut_error *err,
         !(g[res->nproblems] = strdup(buf))) {
         if (g)
             res->problems = g;
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     res->problems = g;
@@ -96,23 +96,6 @@ typedef struct cmp_ctx {
     bool same;
 } cmp_ctx;
 
-static int pread_all(int fd, void *buf, size_t n, uint64_t off)
-{
-    char *p = buf;
-
-    while (n > 0) {
-        ssize_t r = pread(fd, p, n, (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        off += (uint64_t)r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 /* A chunk of the source: what the output must hold there. */
 static int compare_chunk(void *ctx, const void *buf, size_t n, sut_error *err)
 {
@@ -124,7 +107,7 @@ static int compare_chunk(void *ctx, const void *buf, size_t n, sut_error *err)
         memcpy(c->want, buf, n);
     else
         gbuild_scale(c->type, c->scale, buf, c->want, n);
-    if (pread_all(c->fd, c->have, n, c->off) != 0) {
+    if (xfer_pread_exact(c->fd, c->have, n, c->off) != 0) {
         sut_error_set(err, "read failed: %s", errno ? strerror(errno) : "end of file");
         return -1;
     }
@@ -211,7 +194,7 @@ static int check_extra(const gbuild_plan *p, const gmodel *out,
     int rc = 0;
 
     if (!names) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         return -1;
     }
     for (i = 0; i < p->ntensors; i++)
@@ -240,7 +223,7 @@ int gbuild_verify(const char *path, gbuild_verify_result *res, sut_error *err)
         !(p = gbuild_plan_make(r, 0, err)))
         goto out;
     if (!(c.want = malloc(XFER_CHUNK)) || !(c.have = malloc(XFER_CHUNK))) {
-        sut_error_set(err, "out of memory");
+        sut_error_oom(err, NULL);
         goto out;
     }
     for (i = 0; i < p->ntensors; i++)

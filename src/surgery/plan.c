@@ -1176,7 +1176,8 @@ plan *plan_make(const recipe *r, arch_table *arches, const plan_options *opt,
     p->limit = opt && opt->shard_size ? opt->shard_size
                : r->shard_size ? r->shard_size : PLAN_SHARD_DEFAULT;
     if (r->path)
-        snprintf(p->where, sizeof(p->where), "%.250s: ", sut_basename(r->path));
+        snprintf(p->where, sizeof(p->where), "%.*s: ", sut_cut(sut_basename(r->path), 250),
+                 sut_basename(r->path));
     if (recipe_notes(p, err) != 0 || open_models(p, arches, err) != 0 ||
         choose_donors(p, err) != 0 || check_archs(p, err) != 0 ||
         map_layers(p, err) != 0 || find_seams(p, err) != 0 ||

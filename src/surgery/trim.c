@@ -289,7 +289,7 @@ static int write_shard(const struct trim *t, const char *dst, sut_error *err)
     if (!(w = st_writer_create(dst, err)) || copy_meta(w, f, t->head->t->name, err) != 0)
         goto out;
     if (lay_out(w, f, ts, n) != 0) {
-        sut_error_set(err, "%s: out of memory", dst);
+        sut_error_oom(err, dst);
         goto out;
     }
     for (i = 0; i < n; i++)

@@ -18,6 +18,10 @@
 
 #define KEY_SOURCES "suture.sources"
 #define KEY_MODELS "suture.models"
+/* The most bytes of one shard's KEY_SOURCES text verify parses (about
+ * 100,000 tensors; the largest real shards hold a few thousand), so that
+ * its tree stays small. */
+#define SOURCES_MAX (16u << 20)
 
 struct source {
     char *name;
@@ -110,6 +114,7 @@ void verify_free(verify_report *r)
 
 size_t verify_checked(const verify_report *r) { return r->nitems; }
 size_t verify_sources(const verify_report *r) { return r->nsources; }
+const char *verify_path(const verify_report *r) { return r->path; }
 size_t verify_problem_count(const verify_report *r) { return r->nproblems; }
 const verify_problem *verify_problem_at(const verify_report *r, size_t i) { return &r->problems[i]; }
 
@@ -338,6 +343,11 @@ static int read_provenance(verify_report *r, arch_table *arches, sut_error *err)
         if (!text)
             continue;
         with++;
+        if (strlen(text) > SOURCES_MAX) {
+            sut_error_set(err, "%s: __metadata__ %s is %zu bytes, over the %u MiB verify "
+                          "reads", name, KEY_SOURCES, strlen(text), SOURCES_MAX >> 20);
+            goto out;
+        }
         if (!models) {
             sut_error_set(err, "%s: __metadata__ has %s but no %s", name, KEY_SOURCES, KEY_MODELS);
             goto out;
@@ -589,33 +599,4 @@ verify_report *verify_run(const char *path, arch_table *arches,
 fail:
     verify_free(r);
     return NULL;
-}
-
-cJSON *verify_to_json(const verify_report *r)
-{
-    cJSON *o = cJSON_CreateObject(), *arr = NULL;
-    bool ok = o && cJSON_AddStringToObject(o, "path", r->path) &&
-              cJSON_AddNumberToObject(o, "tensors", (double)r->nitems) &&
-              cJSON_AddNumberToObject(o, "copied", (double)verify_copied(r)) &&
-              cJSON_AddNumberToObject(o, "recomputed", (double)verify_recomputed(r)) &&
-              cJSON_AddNumberToObject(o, "sources", (double)r->nsources) &&
-              cJSON_AddBoolToObject(o, "ok", r->nproblems == 0) &&
-              (arr = cJSON_AddArrayToObject(o, "mismatches"));
-    size_t i;
-
-    for (i = 0; ok && i < r->nproblems; i++) {
-        const verify_problem *p = &r->problems[i];
-        cJSON *e = cJSON_CreateObject();
-        ok = cJSON_AddItemToArray(arr, e) &&
-             (p->shard ? cJSON_AddStringToObject(e, "shard", p->shard)
-                       : cJSON_AddNullToObject(e, "shard")) &&
-             (p->tensor ? cJSON_AddStringToObject(e, "tensor", p->tensor)
-                        : cJSON_AddNullToObject(e, "tensor")) &&
-             cJSON_AddStringToObject(e, "message", p->message);
-    }
-    if (!ok) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
 }

@@ -7,6 +7,7 @@
 #include "fuzz.h"
 #include "suture/model.h"
 #include "suture/audit.h"
+#include "cli/json_out.h"
 
 #define FZ_SHARD1 "model-00001-of-00002.safetensors"
 #define FZ_SHARD2 "model-00002-of-00002.safetensors"
@@ -86,7 +87,7 @@ static inline void fz_audit(const char *dir, arch_table *t)
     }
     for (i = 0; i < audit_finding_count(r); i++)
         FZ_CHECK_MSG(audit_finding_at(r, i)->message);
-    cJSON_Delete(audit_to_json(r));
+    cJSON_Delete(cli_json_audit(r));
     audit_free(r);
 }
 

@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r) {
         for (i = 0; i < verify_problem_count(r); i++)
             FZ_CHECK_MSG(verify_problem_at(r, i)->message);
-        cJSON_Delete(verify_to_json(r));
+        cJSON_Delete(cli_json_verify(r));
     } else {
         FZ_CHECK_MSG(err.msg);
     }

@@ -77,7 +77,7 @@ static inline void fz_plan(const recipe *r)
         return;
     }
     fz_note("planned", "ok");
-    cJSON_Delete(plan_to_json(p));
+    cJSON_Delete(cli_json_plan(p));
     free(plan_text(p));
     (void)plan_warnings(p, &n);
     for (i = 0; i < n; i++)

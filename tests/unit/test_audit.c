@@ -10,6 +10,7 @@
 #include "testutil.h"
 #include "amodel.h"
 #include "suture/audit.h"
+#include "cli/json_out.h"
 #include "audit/audit_int.h"
 
 static arch_table *table(void)
@@ -663,7 +664,7 @@ START_TEST(json_report)
     am_decoder(&base, "llama", 16, true, false);
     bases[0] = (audit_base){"base", am_folder(&base)};
     r = audit(t, mdir, &opt);
-    j = audit_to_json(r);
+    j = cli_json_audit(r);
     ck_assert_ptr_nonnull(j);
     ck_assert_double_eq(cJSON_GetObjectItem(j, "parameter_count")->valuedouble,
                         (double)audit_parameter_count(r));

@@ -5,6 +5,7 @@
 #include "common/util.h"
 #include "tmodel.h"
 #include "suture/plan.h"
+#include "cli/json_out.h"
 
 static char root[256];
 static arch_table *arches;
@@ -578,7 +579,7 @@ START_TEST(test_json)
     plan *p = plan_ok("{" AB "\"slices\": [{\"model\": \"a\", \"layers\": [0, 2]}, "
                       "{\"model\": \"b\", \"layers\": [1, 2], \"scale\": [{\"match\": "
                       "\"down_proj\", \"value\": 0}]}]}", NULL);
-    cJSON *j = plan_to_json(p);
+    cJSON *j = cli_json_plan(p);
     const cJSON *layers, *l2, *seam, *sc;
     uint64_t v;
 

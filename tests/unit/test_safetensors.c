@@ -357,6 +357,30 @@ START_TEST(test_names_with_escapes)
 }
 END_TEST
 
+/* A long name in a message is cut at 200 bytes or less, at a whole
+ * character: "a" and 150 "é" (2 bytes each) keep "a" and 99 "é". */
+START_TEST(test_long_multibyte_name_cut_whole)
+{
+    char hdr[1024], want[512], name[512];
+    sut_error err = {{0}};
+    size_t i, n = 0;
+
+    name[n++] = 'a';
+    for (i = 0; i < 150; i++) {
+        name[n++] = '\xc3';
+        name[n++] = '\xa9';
+    }
+    name[n] = '\0';
+    snprintf(hdr, sizeof(hdr), "{\"%s\":{\"dtype\":\"F99\",\"shape\":[1],"
+             "\"data_offsets\":[0,1]}}", name);
+    ck_assert_ptr_null(open_hdr(hdr, 1, &err));
+    name[199] = '\0';
+    snprintf(want, sizeof(want), "model.safetensors: tensor '%s': dtype: unknown dtype 'F99'",
+             name);
+    ck_assert_str_eq(err.msg, want);
+}
+END_TEST
+
 START_TEST(test_free_null)
 {
     st_free(NULL);
@@ -941,6 +965,7 @@ static Suite *safetensors_suite(void)
     tcase_add_test(tc, test_padded_and_spaced);
     tcase_add_test(tc, test_no_tensors);
     tcase_add_test(tc, test_names_with_escapes);
+    tcase_add_test(tc, test_long_multibyte_name_cut_whole);
     tcase_add_test(tc, test_free_null);
     tcase_add_test(tc, test_find_many);
     tcase_add_test(tc, test_fixtures_all_open);

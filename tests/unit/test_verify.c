@@ -10,6 +10,7 @@
 #include "testutil.h"
 #include "amodel.h"
 #include "suture/verify.h"
+#include "cli/json_out.h"
 
 /* Output layer i is source layer src_layer[i]: [0:4] + [1:3]. */
 static const unsigned src_layer[6] = {0, 1, 2, 3, 1, 2};
@@ -333,6 +334,32 @@ START_TEST(bad_provenance_cannot_run)
 }
 END_TEST
 
+/* A shard's provenance over 16 MiB is refused before it is parsed. */
+START_TEST(huge_provenance_is_refused)
+{
+    arch_table *t = table();
+    struct built b;
+    sut_error err;
+    size_t n = (16u << 20) + 1;
+
+    make_built(&b, ST_F32, 1);
+    free(b.sources[1]);
+    b.sources[1] = malloc(n + 1);
+    ck_assert_ptr_nonnull(b.sources[1]);
+    memset(b.sources[1], ' ', n);
+    b.sources[1][0] = '{';
+    b.sources[1][n - 1] = '}';
+    b.sources[1][n] = '\0';
+    b.m.meta_value[1] = b.sources[1];
+    write_built(&b);
+    ck_assert_ptr_null(verify_run(b.out, t, NULL, &err));
+    ck_assert_str_eq(err.msg, "model-00002-of-00002.safetensors: __metadata__ suture.sources "
+                     "is 16777217 bytes, over the 16 MiB verify reads");
+    free_built(&b);
+    arch_table_free(t);
+}
+END_TEST
+
 START_TEST(provenance_gaps_are_problems)
 {
     arch_table *t = table();
@@ -383,7 +410,7 @@ START_TEST(json_report)
     write_built(&b);
     corrupt(&b, "model.embed_tokens.weight", 0);
     r = verify(t, b.out);
-    j = verify_to_json(r);
+    j = cli_json_verify(r);
     ck_assert_ptr_nonnull(j);
     ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(j, "ok")));
     ck_assert_int_eq(cJSON_GetObjectItem(j, "tensors")->valueint, (int)b.m.n);
@@ -412,6 +439,7 @@ static Suite *verify_suite(void)
     tcase_add_test(tc, no_provenance_cannot_run);
     tcase_add_test(tc, missing_source_cannot_run);
     tcase_add_test(tc, bad_provenance_cannot_run);
+    tcase_add_test(tc, huge_provenance_is_refused);
     tcase_add_test(tc, provenance_gaps_are_problems);
     tcase_add_test(tc, json_report);
     suite_add_tcase(s, tc);
