@@ -1,16 +1,22 @@
 /* cmd_probe.c: suture probe MODEL (--tokens FILE | --text FILE) [--ctx N]
- * [--max-tokens N] [--batch N] [-j N] [--json] [--quiet] [--arch-file F] */
+ * [--max-tokens N] [--batch N] [-j N] [--json] [--quiet] [--arch-file F];
+ * or RECIPE (or -m NAME=PATH... --slices SPEC, the options plan_args.c
+ * shares) instead of MODEL, with [--base NAME]: the recipe's output
+ * measured from its sources (suture/measure.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "suture/measure.h"
 #include "suture/model.h"
 #include "suture/probe.h"
 #include "cli.h"
 #include "json_out.h"
 #include "opts.h"
+#include "plan_args.h"
 #include "progress.h"
 
 #define DEFAULT_CTX 512
@@ -19,11 +25,19 @@ static const char usage[] =
     "usage: suture probe MODEL (--tokens FILE | --text FILE) [--ctx N]\n"
     "                   [--max-tokens N] [--batch N] [-j N] [--json] [-q]\n"
     "                   [--arch-file F]\n"
+    "       suture probe RECIPE (--tokens FILE | --text FILE) [--base NAME] ...\n"
+    "       suture probe -m NAME=PATH... --slices SPEC (--tokens | --text) ...\n"
     "Runs the model over the tokens, layer by layer (one layer's weights in\n"
     "memory at a time), and reports the mean negative log-likelihood and\n"
     "perplexity, each layer's angular distance and Block Influence between\n"
     "its input and output, and for each block length the block whose removal\n"
-    "changes the hidden state least. Exit 0, or 2 when refused.\n\n"
+    "changes the hidden state least. Exit 0, or 2 when refused.\n"
+    "Given a recipe (a folder is a MODEL; a file a RECIPE), measures the\n"
+    "output it would build, reading the sources (the same numbers as probing\n"
+    "the built output), beside the base model on the same ids, and every\n"
+    "seam: the angular distance between the hidden state entering it and\n"
+    "the one its source layer receives in its own model, and that distance\n"
+    "over the next layers (up to 4, to the next seam).\n\n"
     "  --tokens FILE     token ids: a JSON array or ids separated by spaces,\n"
     "                    used exactly as given\n"
     "  --text FILE       text, tokenized with the model's tokenizer.json\n"
@@ -36,16 +50,18 @@ static const char usage[] =
     "  -j, --jobs N      compute threads, 1 to 1024 (default: the CPUs online)\n"
     "  --json            print the result as one JSON object\n"
     "  -q, --quiet       no progress bar\n"
-    "  --arch-file F     more architectures (a JSON family file)\n";
+    "  --base NAME       the recipe model to compare with (default: the\n"
+    "                    config donor)\n";
 
 struct args {
-    const char *path, *tokens, *text, *arch_file;
+    struct plan_args pa;     /* the recipe, or the MODEL as recipe_path */
+    const char *path, *tokens, *text, *base;
     size_t ctx, max_tokens, batch;
     unsigned threads;
     bool json, quiet;
 };
 
-enum { OPT_TOKENS = CLI_OWN, OPT_TEXT, OPT_CTX, OPT_MAX_TOKENS, OPT_BATCH };
+enum { OPT_TOKENS = CLI_OWN, OPT_TEXT, OPT_CTX, OPT_MAX_TOKENS, OPT_BATCH, OPT_BASE };
 
 /* A whole number in [1, 2^31) into *out; 0 or a usage error. */
 static int number(const char *opt, const char *s, size_t *out)
@@ -69,19 +85,21 @@ static int take(void *ctx, int id, const char *v)
     switch (id) {
     case CLI_JSON: a->json = true; return 0;
     case CLI_QUIET: a->quiet = true; return 0;
-    case CLI_ARCH_FILE: a->arch_file = v; return 0;
     case CLI_JOBS: return cli_parse_jobs("probe", v, 1024, &a->threads);
     case OPT_TOKENS: a->tokens = v; return 0;
     case OPT_TEXT: a->text = v; return 0;
     case OPT_CTX: return number("--ctx", v, &a->ctx);
     case OPT_MAX_TOKENS: return number("--max-tokens", v, &a->max_tokens);
     case OPT_BATCH: return number("--batch", v, &a->batch);
-    default:
-        if (a->path)
+    case OPT_BASE: a->base = v; return 0;
+    case CLI_OPERAND:
+        if (a->pa.recipe_path)
             return cli_usage_error("probe", "one MODEL only ('%s' and '%s')",
-                                   cli_text(a->path), cli_text(v));
-        a->path = v;
+                                   cli_text(a->pa.recipe_path), cli_text(v));
+        a->pa.recipe_path = v;
         return 0;
+    default:
+        return plan_args_take("probe", id, v, &a->pa);
     }
 }
 
@@ -89,19 +107,26 @@ static int take(void *ctx, int id, const char *v)
 static int parse(int argc, char **argv, struct args *a)
 {
     static const cli_opt opts[] = {
-        CLI_ROW_JSON, CLI_ROW_QUIET, CLI_ROW_ARCH_FILE, CLI_ROW_JOBS,
+        CLI_ROW_JSON, CLI_ROW_QUIET, CLI_ROW_JOBS,
         {"tokens", 0, true, OPT_TOKENS}, {"text", 0, true, OPT_TEXT},
         {"ctx", 0, true, OPT_CTX}, {"max-tokens", 0, true, OPT_MAX_TOKENS},
-        {"batch", 0, true, OPT_BATCH},
+        {"batch", 0, true, OPT_BATCH}, {"base", 0, true, OPT_BASE},
     };
-    cli_parser cp = {"probe", opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, usage,
-                     NULL, take, a};
+    cli_parser cp = {"probe", opts, sizeof(opts) / sizeof(opts[0]), plan_args_opts,
+                     plan_args_nopts, usage, plan_args_usage, take, a};
     int rc = cli_opts_parse(&cp, argc, argv);
+    struct stat st;
 
     if (rc != CLI_GO)
         return rc;
-    if (!a->path)
+    if (!a->pa.recipe_path && !a->pa.slices)
         return cli_usage_error("probe", "no MODEL given (see 'suture probe --help')");
+    /* A folder with no -m/--slices is a MODEL; anything else a recipe. */
+    if (a->pa.recipe_path && !a->pa.slices && !a->pa.nmodels &&
+        stat(a->pa.recipe_path, &st) == 0 && S_ISDIR(st.st_mode))
+        a->path = a->pa.recipe_path;
+    if (a->path && a->base)
+        return cli_usage_error("probe", "--base needs a RECIPE or --slices");
     if (!a->tokens == !a->text)
         return cli_usage_error("probe", "give exactly one of --tokens FILE and --text FILE");
     if (a->ctx == 1)
@@ -120,11 +145,11 @@ static int load_ids(const struct args *a, const model *m, int32_t **ids,
     return probe_read_text(a->text, model_dir(m), ids, n, bos, err);
 }
 
-static void print_result(const probe_result *r, const struct args *a)
+static void print_result(const probe_result *r, const char *label)
 {
     size_t i;
 
-    printf("%s: %llu tokens in %zu window%s of %zu (%llu predicted)\n", cli_text(a->path),
+    printf("%s: %llu tokens in %zu window%s of %zu (%llu predicted)\n", cli_text(label),
            (unsigned long long)r->tokens, r->windows, r->windows == 1 ? "" : "s",
            r->ctx, (unsigned long long)r->predicted);
     printf("nll %.5f  perplexity %.4f\n\n", r->nll, r->perplexity);
@@ -141,26 +166,40 @@ static void print_result(const probe_result *r, const struct args *a)
                r->blocks[i].angular_distance);
 }
 
+/* The probe options of the arguments; ctx defaults to 512 or the config
+ * model's max_position_embeddings when smaller. */
+static probe_options options(const struct args *a, const model *config, int bos,
+                             cli_progress *bar)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    probe_options o = {0};
+
+    o.ctx = a->ctx ? a->ctx : DEFAULT_CTX;
+    o.max_tokens = a->max_tokens;
+    o.batch = a->batch ? a->batch : 1;
+    o.threads = a->threads ? a->threads : cpus > 0 ? (unsigned)cpus : 1;
+    o.bos = bos;
+    o.progress = bar ? cli_progress_update : NULL;
+    o.progress_ctx = bar;
+    if (!a->ctx && model_config(config)) {
+        const cJSON *mp = cJSON_GetObjectItemCaseSensitive(model_config(config),
+                                                           "max_position_embeddings");
+        if (cJSON_IsNumber(mp) && mp->valuedouble >= 2 && mp->valuedouble < o.ctx)
+            o.ctx = (size_t)mp->valuedouble;
+    }
+    return o;
+}
+
 /* probe_run on a stack of the whole model, with a progress bar on a
  * terminal (unless --quiet). */
 static int run_probe(const struct args *a, const model *m, const int32_t *ids,
                      size_t n, int bos, probe_result *r, sut_error *err)
 {
     cli_progress *bar = cli_progress_new("probe", a->quiet);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    probe_options o = {a->ctx ? a->ctx : DEFAULT_CTX, a->max_tokens,
-                       a->batch ? a->batch : 1,
-                       a->threads ? a->threads : cpus > 0 ? (unsigned)cpus : 1,
-                       bos, bar ? cli_progress_update : NULL, bar};
+    probe_options o = options(a, m, bos, bar);
     fw_stack s;
     int rc;
 
-    if (!a->ctx && model_config(m)) {
-        const cJSON *mp = cJSON_GetObjectItemCaseSensitive(model_config(m),
-                                                           "max_position_embeddings");
-        if (cJSON_IsNumber(mp) && mp->valuedouble >= 2 && mp->valuedouble < o.ctx)
-            o.ctx = (size_t)mp->valuedouble;
-    }
     if (fw_stack_of_model(&s, m, err) != 0) {
         cli_progress_free(bar);
         return -1;
@@ -171,31 +210,27 @@ static int run_probe(const struct args *a, const model *m, const int32_t *ids,
     return rc;
 }
 
-int cmd_probe(int argc, char **argv)
+static int probe_model(const struct args *a)
 {
-    struct args a = {0};
     probe_result r = {0};
     sut_error err;
     arch_table *t = NULL;
     model *m = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
-    int bos, rc;
+    int bos, rc = EXIT_USAGE;
 
-    if ((rc = parse(argc, argv, &a)) != CLI_GO)
-        return rc;
-    rc = EXIT_USAGE;
-    if (!(t = cli_arch_table(a.arch_file, &err)) ||
-        !(m = model_open(a.path, t, MODEL_STRICT, &err)) ||
-        load_ids(&a, m, &ids, &n, &bos, &err) != 0 ||
-        run_probe(&a, m, ids, n, bos, &r, &err) != 0) {
+    if (!(t = cli_arch_table(a->pa.arch_file, &err)) ||
+        !(m = model_open(a->path, t, MODEL_STRICT, &err)) ||
+        load_ids(a, m, &ids, &n, &bos, &err) != 0 ||
+        run_probe(a, m, ids, n, bos, &r, &err) != 0) {
         cli_fail("probe", &err);
         goto out;
     }
-    if (a.json)
-        rc = cli_print_json(cli_json_probe(&r, a.path));
+    if (a->json)
+        rc = cli_print_json(cli_json_probe(&r, a->path));
     else {
-        print_result(&r, &a);
+        print_result(&r, a->path);
         rc = EXIT_OK;
     }
 out:
@@ -204,4 +239,110 @@ out:
     model_free(m);
     arch_table_free(t);
     return rc;
+}
+
+static void print_seams(const measure_result *m, const plan *p)
+{
+    const recipe *r = plan_recipe(p);
+    size_t i, j;
+
+    if (!m->n_seams) {
+        printf("\nno seams\n");
+        return;
+    }
+    printf("\nseams (angular distance to the input the source layer gets in its "
+           "own model;\nhealed: the same after each of the next layers, up to %d):\n",
+           MEASURE_HEAL_MAX);
+    printf("index  from                 to                   distance  healed\n");
+    for (i = 0; i < m->n_seams; i++) {
+        const measure_seam *s = &m->seams[i];
+        char from[64], to[64];
+        snprintf(from, sizeof(from), "%s %u", cli_text(r->models[s->from_model].name),
+                 s->from_layer);
+        snprintf(to, sizeof(to), "%s %u", cli_text(r->models[s->to_model].name),
+                 s->to_layer);
+        printf("%5u  %-20s %-20s %8.5f ", s->index, from, to, s->angular_distance);
+        for (j = 0; j < s->n_healed; j++)
+            printf(" %.5f", s->healed[j]);
+        printf("\n");
+    }
+}
+
+/* The recipe model --base names, or the config donor. -1 after a usage
+ * error. */
+static long base_model(const struct args *a, const plan *p)
+{
+    long i;
+
+    if (!a->base)
+        return (long)plan_get_donors(p).config;
+    if ((i = recipe_model_index(plan_recipe(p), a->base)) < 0)
+        cli_usage_error("probe", "--base: no model named '%s' in the recipe",
+                        cli_text(a->base));
+    return i;
+}
+
+static int measure(const struct args *a)
+{
+    measure_result res = {0};
+    sut_error err;
+    plan *p;
+    recipe *r;
+    arch_table *t;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    long base;
+    int bos, rc;
+    const char *label = a->pa.recipe_path ? a->pa.recipe_path : a->pa.slices;
+    cli_progress *bar = NULL;
+
+    if ((rc = plan_args_open("probe", &a->pa, &p, &r, &t)) != 0)
+        return rc;
+    rc = EXIT_USAGE;
+    if ((base = base_model(a, p)) < 0)
+        goto out;
+    {
+        plan_donors d = plan_get_donors(p);
+        probe_options o;
+        if (load_ids(a, plan_model(p, d.tokenizer), &ids, &n, &bos, &err) != 0) {
+            cli_fail("probe", &err);
+            goto out;
+        }
+        bar = cli_progress_new("probe", a->quiet);
+        o = options(a, plan_model(p, d.config), bos, bar);
+        if (measure_run(p, (size_t)base, ids, n, &o, &res, &err) != 0) {
+            cli_progress_free(bar);
+            cli_fail("probe", &err);
+            goto out;
+        }
+        cli_progress_free(bar);
+    }
+    if (a->json)
+        rc = cli_print_json(cli_json_measure(&res, p, label, (size_t)base));
+    else {
+        print_result(&res.out, label);
+        printf("\nbase %s (%s): nll %.5f  perplexity %.4f\n",
+               cli_text(r->models[base].name), cli_text(model_path(plan_model(p, (size_t)base))),
+               res.base.nll, res.base.perplexity);
+        print_seams(&res, p);
+        rc = EXIT_OK;
+    }
+out:
+    measure_result_free(&res);
+    free(ids);
+    plan_free(p);
+    recipe_free(r);
+    arch_table_free(t);
+    return rc;
+}
+
+int cmd_probe(int argc, char **argv)
+{
+    struct args a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    if ((rc = parse(argc, argv, &a)) != CLI_GO)
+        return rc;
+    return a.path ? probe_model(&a) : measure(&a);
 }

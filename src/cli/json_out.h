@@ -14,6 +14,7 @@
 
 #include "suture/audit.h"
 #include "suture/build.h"
+#include "suture/measure.h"
 #include "suture/model.h"
 #include "suture/plan.h"
 #include "suture/probe.h"
@@ -50,5 +51,9 @@ cJSON *cli_json_recipe(const recipe *r);
  *  "layers": [{"index", "angular_distance", "angular_distance_last",
  *  "block_influence"}], "blocks": [{"length", "start", "angular_distance"}]} */
 cJSON *cli_json_probe(const probe_result *r, const char *path);
+/* probe of a recipe: probe's keys for the output (path: label), then
+ * `base` {path, nll, perplexity} and `seams`. */
+cJSON *cli_json_measure(const measure_result *m, const plan *p, const char *label,
+                        size_t base);
 
 #endif

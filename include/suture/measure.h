@@ -1,0 +1,64 @@
+/* measure.h: measuring a recipe's output without building it.
+ *
+ * The plan (suture/plan.h) says which model, source layer and scales each
+ * output layer has; measure_stack_of_plan turns it into a forward-pass
+ * stack (suture/forward.h) that reads straight from the sources, so that
+ * probing it gives the numbers, bit for bit, of probing the built output.
+ *
+ * measure_run probes that stack, probes a base model on the same ids, and
+ * measures every seam of the plan: the angular distance arccos(cos) / pi,
+ * averaged over all tokens, between the hidden state entering the seam's
+ * output layer and the hidden state its source layer receives in its own
+ * model on the same ids (the source model's own embedding and layers
+ * 0 .. source layer - 1). `healed` follows that distance over the next
+ * output layers while they continue the source model's layers in order:
+ * up to MEASURE_HEAL_MAX layers, stopping at the next seam or the end of
+ * the stack. */
+#ifndef SUTURE_MEASURE_H
+#define SUTURE_MEASURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "suture/error.h"
+#include "suture/forward.h"
+#include "suture/plan.h"
+#include "suture/probe.h"
+
+#define MEASURE_HEAL_MAX 4
+
+typedef struct measure_seam {
+    unsigned index;                   /* output layer the seam enters */
+    size_t from_model, to_model;      /* indices into the recipe's models */
+    unsigned from_layer, to_layer;
+    double angular_distance;          /* entering output layer index */
+    size_t n_healed;
+    double healed[MEASURE_HEAL_MAX];  /* after 1 .. n_healed more layers */
+} measure_seam;
+
+typedef struct measure_result {
+    probe_result out;                 /* the output stack */
+    probe_result base;                /* the base model alone */
+    size_t n_seams;
+    measure_seam *seams;
+} measure_result;
+
+/* Fills s with the plan's output stack: the embed, head and config donors
+ * and every output layer with the scales the plan gives its tensors. The
+ * forward pass reads the sources' dtypes, so a plan that converts a tensor
+ * to another dtype is refused ("the plan converts ... measure without
+ * --dtype"). Release with measure_stack_release. 0, or -1 with err. */
+int measure_stack_of_plan(const plan *p, fw_stack *s, sut_error *err);
+void measure_stack_release(fw_stack *s);
+
+/* Probes the plan's output and recipe model `base` (its whole stack) on
+ * the ids with options o (o->hidden_fn must be NULL: the run uses it), and
+ * measures the seams. One layer's weights are read at a time; the seam
+ * references keep, per seam, up to MEASURE_HEAL_MAX + 1 hidden states of
+ * one batch. 0, or -1 with err; free the result with
+ * measure_result_free. */
+int measure_run(const plan *p, size_t base, const int32_t *ids, size_t n,
+                const probe_options *o, measure_result *r, sut_error *err);
+void measure_result_free(measure_result *r);
+
+#endif
