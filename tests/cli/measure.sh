@@ -1,0 +1,119 @@
+# measure.sh: suture probe RECIPE (and -m/--slices): the output measured
+# from its sources equals probing the built output bit for bit (interleaves
+# of two generated models, scaled slices, a repeat of the trained
+# stories260K), `base` equals probing the base alone, the seam keys and
+# their distances checked against the base's own layer distances, and
+# refusals by name.
+source "$(dirname "$0")/lib.sh"
+
+GEN=$TOOLS/suture-gen
+gen() { "$GEN" "$@" >/dev/null 2>"$T/gen.err" || fail "gen $*" "$(cat "$T/gen.err")"; }
+gen --preset llama --layers 4 --seed 1 -o "$T/a"
+gen --preset llama --layers 4 --seed 2 -o "$T/b"
+python3 -c "print(' '.join(str((i * 7 + 3) % 200) for i in range(150)))" >"$T/ids"
+
+# same NAME JSON-OF-RECIPE JSON-OF-BUILT: every probe key but path equal,
+# numbers compared as the exact doubles JSON round-trips.
+same() {
+    local got
+    got=$(python3 -c "
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for k in ('path', 'base', 'seams'):
+    a.pop(k, None); b.pop(k, None)
+print(a == b, a['nll'] > 0, len(a['layers']))" "$2" "$3")
+    expect_eq "$1" "$got" "True True $4"
+}
+
+# measure_case NAME LAYERS ARGS...: probe the recipe, build it, probe the build.
+measure_case() {
+    local name=$1 layers=$2 m
+    shift 2
+    run probe "$@" --tokens "$T/ids" --ctx 64 -j 2 --json
+    expect "$name-probe" 0
+    m=$out
+    rm -rf "$T/out"
+    run build "$@" -o "$T/out"
+    expect "$name-build" 0
+    run probe "$T/out" --tokens "$T/ids" --ctx 64 -j 2 --json
+    same "$name-equals-built" "$m" "$out" "$layers"
+    last=$m
+}
+
+measure_case interleave 4 -m a="$T/a" -m b="$T/b" --slices 'a[0:1], b[1:2], a[2:3], b[3:4]'
+expect_eq interleave-seams "$(printf '%s' "$last" | pyjson "[(s['index'], s['from'], s['to'], len(s['healed'])) for s in d['seams']]")" \
+    "[(1, {'model': 'a', 'layer': 0}, {'model': 'b', 'layer': 1}, 1), (2, {'model': 'b', 'layer': 1}, {'model': 'a', 'layer': 2}, 1), (3, {'model': 'a', 'layer': 2}, {'model': 'b', 'layer': 3}, 1)]"
+expect_eq interleave-keys "$(printf '%s' "$last" | pyjson "list(d), list(d['base']), list(d['seams'][0])")" \
+    "(['path', 'tokens', 'predicted', 'windows', 'ctx', 'nll', 'perplexity', 'layers', 'blocks', 'base', 'seams'], ['path', 'nll', 'perplexity'], ['index', 'from', 'to', 'angular_distance', 'healed'])"
+# base: the config donor (a) alone, the same doubles as probing it.
+run probe "$T/a" --tokens "$T/ids" --ctx 64 -j 2 --json
+expect_eq interleave-base "$(python3 -c "
+import json, sys
+m, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(m['base']['nll'] == a['nll'], m['base']['perplexity'] == a['perplexity'], m['base']['path'] == a['path'])" "$last" "$out")" "True True True"
+
+measure_case mixed 6 -m a="$T/a" -m b="$T/b" --slices 'a[0:3], b[1:4]'
+measure_case scaled 6 -m a="$T/a" --slices 'a[0:3], a[1:4]*o_proj|down_proj=0.5'
+measure_case scaled-gradient 5 -m a="$T/a" -m b="$T/b" --slices 'b[0:2], a[1:4]*o_proj=0.3*down_proj=0.7'
+cat >"$T/r.json" <<JSON
+{"models": {"a": "$T/a", "b": "$T/b"},
+ "slices": [{"model": "b", "layers": [0, 2]},
+            {"model": "a", "layers": [2, 4], "scale": [{"match": "o_proj", "value": [0.25, 0.9]}, {"value": 0.5}]},
+            {"model": "b", "layers": [3, 4]}],
+ "embed_from": "a", "head_from": "b", "config_from": "b"}
+JSON
+measure_case recipe-donors 5 "$T/r.json"
+run probe "$T/b" --tokens "$T/ids" --ctx 64 -j 2 --json
+expect_eq recipe-donors-base "$(python3 -c "
+import json, sys
+m, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(m['base']['nll'] == a['nll'])" "$last" "$out")" "True"
+run probe "$T/r.json" --tokens "$T/ids" --ctx 64 --base a --json
+b=$out
+run probe "$T/a" --tokens "$T/ids" --ctx 64 --json
+expect_eq recipe-base-named "$(python3 -c "
+import json, sys
+m, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(m['base']['nll'] == a['nll'], m['base']['path'] == a['path'])" "$b" "$out")" "True True"
+
+# ---- refusals --------------------------------------------------------------
+run probe "$T/r.json" --tokens "$T/ids" --base c
+expect probe-base-unknown 2 "--base: no model named 'c' in the recipe"
+run probe "$T/a" --tokens "$T/ids" --base a
+expect probe-base-model 2 "--base needs a RECIPE or --slices"
+run probe -m a="$T/a" --slices 'a[0:2]' --tokens "$T/ids" --dtype f16
+expect probe-dtype 2 "from BF16 to F16, and the forward pass reads the sources as they are: measure without --dtype"
+run probe -m a="$T/a" --slices 'a[0:2' --tokens "$T/ids"
+expect probe-bad-spec 2 "slices: column"
+
+# ---- the trained stories260K with --text -------------------------------------
+S=$FIX/hf/stories260K
+TXT=$FIX/text/tinystories-calibration.txt
+if [ ! -f "$S/model.safetensors" ] || [ ! -f "$TXT" ]; then
+    skip measure-stories "no fixtures/hf/stories260K or text/tinystories-calibration.txt"
+    finish
+    exit
+fi
+run probe -m s="$S" --slices 's[0:3], s[2:5]' --text "$TXT" -j 2 --json
+expect stories-repeat 0
+m=$out
+run build -m s="$S" --slices 's[0:3], s[2:5]' -o "$T/rep"
+run probe "$T/rep" --text "$TXT" -j 2 --json
+same stories-repeat-equals-built "$m" "$out" 6
+run probe "$S" --text "$TXT" -j 2 --json
+# Repeating layer 2: the hidden state entering the repeat is h_3 and layer 2
+# was trained on h_2, so the seam's distance is the base's layer-2
+# distance; one layer on, the copy of layer 3 gets h_4 (out) where it was
+# trained on h_3 = the output's own h_3: the output's layer-3 distance.
+expect_eq stories-seam-distance "$(python3 -c "
+import json, sys
+m, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+s = m['seams']
+print(len(s), s[0]['index'], len(s[0]['healed']), abs(s[0]['angular_distance'] - a['layers'][2]['angular_distance']) < 1e-12,
+      abs(s[0]['healed'][0] - m['layers'][3]['angular_distance']) < 1e-12, m['base']['nll'] == a['nll'])" "$m" "$out")" \
+    "1 3 3 True True True"
+run probe -m s="$S" --slices 's[0:3], s[2:5]' --text "$TXT" -j 2
+expect stories-text 0
+expect_out stories-text-base "base s ($S): nll "
+expect_out stories-text-seams "    3  s 2                  s 2                   0.14307  0.07700"
+finish
