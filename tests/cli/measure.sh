@@ -116,4 +116,9 @@ run probe -m s="$S" --slices 's[0:3], s[2:5]' --text "$TXT" -j 2
 expect stories-text 0
 expect_out stories-text-base "base s ($S): nll "
 expect_out stories-text-seams "    3  s 2                  s 2                   0.14307  0.07700"
+# A repeat of layer 2 with o_proj and down_proj scaled by 0 adds nothing to
+# the residual: the output computes the base exactly, the seam heals to 0 (to the rounding of acos near 1).
+run probe -m s="$S" --slices 's[0:3], s[2:3]*o_proj|down_proj=0, s[3:5]' --text "$TXT" -j 2 --json
+expect_eq stories-identity-repeat "$(printf '%s' "$out" | pyjson "d['nll'] == d['base']['nll'], [x < 1e-7 for x in d['seams'][0]['healed']], len(d['seams'])")" \
+    "(True, [True, True, True], 1)"
 finish
