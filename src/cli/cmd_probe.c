@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "json_out.h"
 #include "opts.h"
+#include "measure_out.h"
 #include "plan_args.h"
 #include "progress.h"
 
@@ -167,21 +168,22 @@ static void print_result(const probe_result *r, const char *label)
 }
 
 /* The probe options of the arguments; ctx defaults to 512 or the config
- * model's max_position_embeddings when smaller. */
+ * model's max_position_embeddings when smaller (config NULL: to 0, for
+ * cli_measure_plan). */
 static probe_options options(const struct args *a, const model *config, int bos,
                              cli_progress *bar)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     probe_options o = {0};
 
-    o.ctx = a->ctx ? a->ctx : DEFAULT_CTX;
+    o.ctx = a->ctx ? a->ctx : config ? DEFAULT_CTX : 0;
     o.max_tokens = a->max_tokens;
     o.batch = a->batch ? a->batch : 1;
     o.threads = a->threads ? a->threads : cpus > 0 ? (unsigned)cpus : 1;
     o.bos = bos;
     o.progress = bar ? cli_progress_update : NULL;
     o.progress_ctx = bar;
-    if (!a->ctx && model_config(config)) {
+    if (!a->ctx && config && model_config(config)) {
         const cJSON *mp = cJSON_GetObjectItemCaseSensitive(model_config(config),
                                                            "max_position_embeddings");
         if (cJSON_IsNumber(mp) && mp->valuedouble >= 2 && mp->valuedouble < o.ctx)
@@ -241,33 +243,6 @@ out:
     return rc;
 }
 
-static void print_seams(const measure_result *m, const plan *p)
-{
-    const recipe *r = plan_recipe(p);
-    size_t i, j;
-
-    if (!m->n_seams) {
-        printf("\nno seams\n");
-        return;
-    }
-    printf("\nseams (angular distance to the input the source layer gets in its "
-           "own model;\nhealed: the same after each of the next layers, up to %d):\n",
-           MEASURE_HEAL_MAX);
-    printf("index  from                 to                   distance  healed\n");
-    for (i = 0; i < m->n_seams; i++) {
-        const measure_seam *s = &m->seams[i];
-        char from[64], to[64];
-        snprintf(from, sizeof(from), "%s %u", cli_text(r->models[s->from_model].name),
-                 s->from_layer);
-        snprintf(to, sizeof(to), "%s %u", cli_text(r->models[s->to_model].name),
-                 s->to_layer);
-        printf("%5u  %-20s %-20s %8.5f ", s->index, from, to, s->angular_distance);
-        for (j = 0; j < s->n_healed; j++)
-            printf(" %.5f", s->healed[j]);
-        printf("\n");
-    }
-}
-
 /* The recipe model --base names, or the config donor. -1 after a usage
  * error. */
 static long base_model(const struct args *a, const plan *p)
@@ -289,33 +264,20 @@ static int measure(const struct args *a)
     plan *p;
     recipe *r;
     arch_table *t;
-    int32_t *ids = NULL;
-    size_t n = 0;
     long base;
-    int bos, rc;
+    int rc;
     const char *label = a->pa.recipe_path ? a->pa.recipe_path : a->pa.slices;
-    cli_progress *bar = NULL;
+    probe_options o = options(a, NULL, -1, NULL);
 
     if ((rc = plan_args_open("probe", &a->pa, &p, &r, &t)) != 0)
         return rc;
     rc = EXIT_USAGE;
     if ((base = base_model(a, p)) < 0)
         goto out;
-    {
-        plan_donors d = plan_get_donors(p);
-        probe_options o;
-        if (load_ids(a, plan_model(p, d.tokenizer), &ids, &n, &bos, &err) != 0) {
-            cli_fail("probe", &err);
-            goto out;
-        }
-        bar = cli_progress_new("probe", a->quiet);
-        o = options(a, plan_model(p, d.config), bos, bar);
-        if (measure_run(p, (size_t)base, ids, n, &o, &res, &err) != 0) {
-            cli_progress_free(bar);
-            cli_fail("probe", &err);
-            goto out;
-        }
-        cli_progress_free(bar);
+    if (cli_measure_plan(p, a->tokens, a->text, (size_t)base, a->quiet, &o, &res,
+                         &err) != 0) {
+        cli_fail("probe", &err);
+        goto out;
     }
     if (a->json)
         rc = cli_print_json(cli_json_measure(&res, p, label, (size_t)base));
@@ -324,12 +286,11 @@ static int measure(const struct args *a)
         printf("\nbase %s (%s): nll %.5f  perplexity %.4f\n",
                cli_text(r->models[base].name), cli_text(model_path(plan_model(p, (size_t)base))),
                res.base.nll, res.base.perplexity);
-        print_seams(&res, p);
+        cli_print_seams(&res, p);
         rc = EXIT_OK;
     }
 out:
     measure_result_free(&res);
-    free(ids);
     plan_free(p);
     recipe_free(r);
     arch_table_free(t);

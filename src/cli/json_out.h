@@ -55,5 +55,11 @@ cJSON *cli_json_probe(const probe_result *r, const char *path);
  * `base` {path, nll, perplexity} and `seams`. */
 cJSON *cli_json_measure(const measure_result *m, const plan *p, const char *label,
                         size_t base);
+/* The seams of a measure: [{index, from, to, angular_distance, healed}]. */
+cJSON *cli_json_seams(const measure_result *m, const plan *p);
+/* plan --measure: {path, tokens, predicted, ctx, base (a recipe model name),
+ * nll_before, perplexity_before, nll, perplexity, seams}. */
+cJSON *cli_json_plan_measure(const measure_result *m, const plan *p, const char *path,
+                             size_t base);
 
 #endif

@@ -121,4 +121,27 @@ expect_out stories-text-seams "    3  s 2                  s 2                  
 run probe -m s="$S" --slices 's[0:3], s[2:3]*o_proj|down_proj=0, s[3:5]' --text "$TXT" -j 2 --json
 expect_eq stories-identity-repeat "$(printf '%s' "$out" | pyjson "d['nll'] == d['base']['nll'], [x < 1e-7 for x in d['seams'][0]['healed']], len(d['seams'])")" \
     "(True, [True, True, True], 1)"
+
+# ---- plan --measure -------------------------------------------------------------
+run probe -m s="$S" --slices 's[0:3], s[2:5]' --text "$TXT" --json
+m=$out
+run plan -m s="$S" --slices 's[0:3], s[2:5]' --measure "$TXT" --json
+expect plan-measure 0
+expect_eq plan-measure-json "$(python3 -c "
+import json, sys
+m, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+q = p['measure']
+print(list(q), p['layer_count'], q['nll'] == m['nll'], q['nll_before'] == m['base']['nll'],
+      q['perplexity_before'] == m['base']['perplexity'], q['seams'] == m['seams'], q['predicted'])" "$m" "$out")" \
+    "['path', 'tokens', 'predicted', 'ctx', 'base', 'nll_before', 'perplexity_before', 'nll', 'perplexity', 'seams'] 6 True True True True 798"
+run plan -m s="$S" --slices 's[0:3], s[2:5]' --measure "$TXT"
+expect_out plan-measure-text "nll 1.25017 -> 1.33716  perplexity 3.4909 -> 3.8082 (before: s alone)"
+expect_out plan-measure-seams "    3  s 2                  s 2                   0.14307  0.07700"
+printf '1 2 3' >"$T/three"
+run plan -m s="$S" --slices 's[0:3], s[2:5]' --measure-tokens "$T/three" --json
+expect_eq plan-measure-tokens "$(printf '%s' "$out" | pyjson "d['measure']['tokens'], d['measure']['predicted']")" "(3, 2)"
+run plan -m s="$S" --slices 's[0:3]' --measure "$TXT" --measure-tokens "$T/three"
+expect plan-measure-twice 2 "one --measure or --measure-tokens only"
+run plan -m s="$S" --slices 's[0:3]' --measure "$T/nonexistent"
+expect plan-measure-missing 2 "$T/nonexistent"
 finish
