@@ -61,4 +61,39 @@ int measure_run(const plan *p, size_t base, const int32_t *ids, size_t n,
                 const probe_options *o, measure_result *r, sut_error *err);
 void measure_result_free(measure_result *r);
 
+/* ---- search ---------------------------------------------------------------
+ * Every candidate stack of one kind over model m (L layers), one per start
+ * a of an n-layer block:
+ *   MEASURE_REPEAT: layers [0, a + n) then [a, L)   (a = 0 .. L - n)
+ *   MEASURE_DROP:   layers [0, a) then [a + n, L)   (a = 0 .. L - n, n < L)
+ * The model runs once; candidate a shares its prefix (layers 0 .. a + n - 1
+ * for a repeat, 0 .. a - 1 for a drop) and takes the model's hidden states
+ * there, so the layers run are about L^2 / 2 rather than (L - n + 1) x L.
+ * Each candidate's NLL is, bit for bit, that of probing its stack. */
+typedef enum measure_kind { MEASURE_REPEAT, MEASURE_DROP } measure_kind;
+
+typedef struct measure_candidate {
+    unsigned start;                   /* a: the block [a, a + n) */
+    double nll, perplexity;
+} measure_candidate;
+
+typedef struct measure_search_result {
+    probe_result model;               /* m as it is */
+    size_t n;
+    measure_candidate *c;             /* best (lowest NLL) first; ties by start */
+} measure_search_result;
+
+/* Fills slots (room for L + n) with candidate a's stack over m; returns
+ * the number of layers. */
+size_t measure_candidate_stack(const model *m, measure_kind kind, unsigned n,
+                               unsigned a, fw_slot *slots);
+
+/* Runs the search (o as probe_run's; o->hidden_fn must be NULL). 0, or -1
+ * with err (n of 0, above L, or a drop of every layer: "repeat:N ..."). Free the
+ * result with measure_search_free. */
+int measure_search(const model *m, measure_kind kind, unsigned n,
+                   const int32_t *ids, size_t count, const probe_options *o,
+                   measure_search_result *r, sut_error *err);
+void measure_search_free(measure_search_result *r);
+
 #endif

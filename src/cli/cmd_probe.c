@@ -3,6 +3,7 @@
  * or RECIPE (or -m NAME=PATH... --slices SPEC, the options plan_args.c
  * shares) instead of MODEL, with [--base NAME]: the recipe's output
  * measured from its sources (suture/measure.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,17 +53,27 @@ static const char usage[] =
     "  --json            print the result as one JSON object\n"
     "  -q, --quiet       no progress bar\n"
     "  --base NAME       the recipe model to compare with (default: the\n"
-    "                    config donor)\n";
+    "                    config donor)\n"
+    "  --search repeat:N every repeat of an N-layer block (slices [0, a+N),\n"
+    "                    [a, L) for each start a), ranked by NLL; drop:N every\n"
+    "                    removal of N layers. Of a MODEL or one -m NAME=PATH\n"
+    "  --top K           print the K best as ready recipes\n";
 
 struct args {
     struct plan_args pa;     /* the recipe, or the MODEL as recipe_path */
     const char *path, *tokens, *text, *base;
+    const char *name;        /* --search: the model's name in specs */
+    bool search;
+    measure_kind kind;
+    unsigned block;
+    size_t top;
     size_t ctx, max_tokens, batch;
     unsigned threads;
     bool json, quiet;
 };
 
-enum { OPT_TOKENS = CLI_OWN, OPT_TEXT, OPT_CTX, OPT_MAX_TOKENS, OPT_BATCH, OPT_BASE };
+enum { OPT_TOKENS = CLI_OWN, OPT_TEXT, OPT_CTX, OPT_MAX_TOKENS, OPT_BATCH, OPT_BASE,
+       OPT_SEARCH, OPT_TOP };
 
 /* A whole number in [1, 2^31) into *out; 0 or a usage error. */
 static int number(const char *opt, const char *s, size_t *out)
@@ -76,6 +87,26 @@ static int number(const char *opt, const char *s, size_t *out)
         return cli_usage_error("probe", "%s: '%s' is not a whole number from 1 "
                                "to 2147483647", opt, s);
     *out = (size_t)v;
+    return 0;
+}
+
+/* --search repeat:N | drop:N. 0 or a usage error. */
+static int parse_search(const char *v, struct args *a)
+{
+    size_t n;
+    const char *colon = strchr(v, ':');
+
+    if (colon && (size_t)(colon - v) == 6 && strncmp(v, "repeat", 6) == 0)
+        a->kind = MEASURE_REPEAT;
+    else if (colon && (size_t)(colon - v) == 4 && strncmp(v, "drop", 4) == 0)
+        a->kind = MEASURE_DROP;
+    else
+        return cli_usage_error("probe", "--search wants repeat:N or drop:N, not '%s'",
+                               cli_text(v));
+    if (number("--search", colon + 1, &n))
+        return EXIT_USAGE;
+    a->block = (unsigned)n;
+    a->search = true;
     return 0;
 }
 
@@ -93,6 +124,8 @@ static int take(void *ctx, int id, const char *v)
     case OPT_MAX_TOKENS: return number("--max-tokens", v, &a->max_tokens);
     case OPT_BATCH: return number("--batch", v, &a->batch);
     case OPT_BASE: a->base = v; return 0;
+    case OPT_SEARCH: return parse_search(v, a);
+    case OPT_TOP: return number("--top", v, &a->top);
     case CLI_OPERAND:
         if (a->pa.recipe_path)
             return cli_usage_error("probe", "one MODEL only ('%s' and '%s')",
@@ -104,6 +137,46 @@ static int take(void *ctx, int id, const char *v)
     }
 }
 
+/* --search takes a MODEL, named by its folder's base name as plan names a
+ * model given by path, or one -m NAME=PATH. 0 or a usage error. */
+static int search_model(struct args *a)
+{
+    static char base[256];
+    const char *p, *e;
+    size_t i, len;
+
+    if (a->pa.nmodels == 1 && !a->pa.slices && !a->pa.recipe_path) {
+        e = strchr(a->pa.models[0], '=');
+        if (!e || e == a->pa.models[0] || (size_t)(e - a->pa.models[0]) >= sizeof(base))
+            return cli_usage_error("probe", "-m wants NAME=PATH, not '%s'",
+                                   cli_text(a->pa.models[0]));
+        memcpy(base, a->pa.models[0], (size_t)(e - a->pa.models[0]));
+        base[e - a->pa.models[0]] = 0;
+        a->name = base;
+        a->path = e + 1;
+        return 0;
+    }
+    if (!a->path || a->pa.nmodels)
+        return cli_usage_error("probe", "--search takes one MODEL (or one -m NAME=PATH), "
+                               "not a recipe");
+    for (len = strlen(a->path); len > 1 && a->path[len - 1] == '/'; len--)
+        ;
+    for (p = a->path + len; p > a->path && p[-1] != '/'; p--)
+        ;
+    len = (size_t)(a->path + len - p);
+    if (len >= sizeof(base))
+        len = sizeof(base) - 1;
+    memcpy(base, p, len);
+    base[len] = 0;
+    for (i = 0; base[i]; i++)
+        if (!isalnum((unsigned char)base[i]) && !strchr("_.-", base[i]))
+            base[i] = '_';
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+        strcpy(base, "model");
+    a->name = base;
+    return 0;
+}
+
 /* CLI_GO to go on, EXIT_OK after --help, or EXIT_USAGE. */
 static int parse(int argc, char **argv, struct args *a)
 {
@@ -112,6 +185,7 @@ static int parse(int argc, char **argv, struct args *a)
         {"tokens", 0, true, OPT_TOKENS}, {"text", 0, true, OPT_TEXT},
         {"ctx", 0, true, OPT_CTX}, {"max-tokens", 0, true, OPT_MAX_TOKENS},
         {"batch", 0, true, OPT_BATCH}, {"base", 0, true, OPT_BASE},
+        {"search", 0, true, OPT_SEARCH}, {"top", 0, true, OPT_TOP},
     };
     cli_parser cp = {"probe", opts, sizeof(opts) / sizeof(opts[0]), plan_args_opts,
                      plan_args_nopts, usage, plan_args_usage, take, a};
@@ -120,7 +194,7 @@ static int parse(int argc, char **argv, struct args *a)
 
     if (rc != CLI_GO)
         return rc;
-    if (!a->pa.recipe_path && !a->pa.slices)
+    if (!a->pa.recipe_path && !a->pa.slices && !(a->search && a->pa.nmodels))
         return cli_usage_error("probe", "no MODEL given (see 'suture probe --help')");
     /* A folder with no -m/--slices is a MODEL; anything else a recipe. */
     if (a->pa.recipe_path && !a->pa.slices && !a->pa.nmodels &&
@@ -128,6 +202,10 @@ static int parse(int argc, char **argv, struct args *a)
         a->path = a->pa.recipe_path;
     if (a->path && a->base)
         return cli_usage_error("probe", "--base needs a RECIPE or --slices");
+    if (a->top && !a->search)
+        return cli_usage_error("probe", "--top needs --search");
+    if (a->search && search_model(a))
+        return EXIT_USAGE;
     if (!a->tokens == !a->text)
         return cli_usage_error("probe", "give exactly one of --tokens FILE and --text FILE");
     if (a->ctx == 1)
@@ -297,6 +375,169 @@ out:
     return rc;
 }
 
+/* The slices of candidate a as [start, end) pairs; returns how many. */
+static size_t cand_slices(const struct args *a, unsigned start, unsigned L,
+                          unsigned sl[2][2])
+{
+    size_t k = 0;
+    unsigned n = a->block;
+
+    if (a->kind == MEASURE_REPEAT) {
+        sl[k][0] = 0, sl[k][1] = start + n, k++;
+        sl[k][0] = start, sl[k][1] = L, k++;
+        return k;
+    }
+    if (start > 0)
+        sl[k][0] = 0, sl[k][1] = start, k++;
+    if (start + n < L)
+        sl[k][0] = start + n, sl[k][1] = L, k++;
+    return k;
+}
+
+/* The compact spec of candidate a ("s[0:3], s[2:5]"), in buf. */
+static const char *cand_spec(const struct args *a, unsigned start, unsigned L,
+                             char *buf, size_t size)
+{
+    unsigned sl[2][2];
+    size_t k = cand_slices(a, start, L, sl), i, at = 0;
+
+    buf[0] = 0;
+    for (i = 0; i < k && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, "%s%s[%u:%u]", i ? ", " : "",
+                               a->name, sl[i][0], sl[i][1]);
+    return buf;
+}
+
+/* Candidate a as a JSON recipe. NULL when out of memory. */
+static cJSON *cand_recipe(const struct args *a, unsigned start, unsigned L)
+{
+    unsigned sl[2][2];
+    size_t k = cand_slices(a, start, L, sl), i;
+    cJSON *o = cJSON_CreateObject(), *models = cJSON_CreateObject(),
+          *slices = cJSON_CreateArray();
+    bool ok = o && models && slices &&
+              cJSON_AddStringToObject(models, a->name, a->path);
+
+    for (i = 0; ok && i < k; i++) {
+        cJSON *s = cJSON_CreateObject();
+        int layers[2] = {(int)sl[i][0], (int)sl[i][1]};
+        ok = s && cJSON_AddItemToArray(slices, s) &&
+             cJSON_AddStringToObject(s, "model", a->name) &&
+             cJSON_AddItemToObject(s, "layers", cJSON_CreateIntArray(layers, 2));
+    }
+    if (ok && cJSON_AddItemToObject(o, "models", models)) {
+        models = NULL;
+        if (cJSON_AddItemToObject(o, "slices", slices))
+            return o;
+    }
+    cJSON_Delete(models);
+    cJSON_Delete(slices);
+    cJSON_Delete(o);
+    return NULL;
+}
+
+static cJSON *search_json(const struct args *a, const measure_search_result *r,
+                          unsigned L, size_t shown)
+{
+    cJSON *o = cli_json_probe(&r->model, a->path), *c = cJSON_CreateArray();
+    char spec[256], what[32];
+    bool ok = o && c;
+    size_t i;
+
+    snprintf(what, sizeof(what), "%s:%u", a->kind == MEASURE_REPEAT ? "repeat" : "drop",
+             a->block);
+    ok = ok && cJSON_AddStringToObject(o, "search", what);
+    for (i = 0; ok && i < shown; i++) {
+        cJSON *x = cJSON_CreateObject();
+        ok = x && cJSON_AddItemToArray(c, x) &&
+             cJSON_AddStringToObject(x, "spec", cand_spec(a, r->c[i].start, L, spec,
+                                                          sizeof(spec))) &&
+             cJSON_AddNumberToObject(x, "nll", r->c[i].nll) &&
+             cJSON_AddNumberToObject(x, "perplexity", r->c[i].perplexity) &&
+             cJSON_AddItemToObject(x, "recipe", cand_recipe(a, r->c[i].start, L));
+    }
+    if (ok && cJSON_AddItemToObject(o, "candidates", c))
+        return o;
+    cJSON_Delete(c);
+    cJSON_Delete(o);
+    return NULL;
+}
+
+static void search_text(const struct args *a, const measure_search_result *r,
+                        unsigned L, size_t shown)
+{
+    char spec[256];
+    size_t i;
+
+    printf("%s: %u layers, nll %.5f  perplexity %.4f (%llu predicted)\n",
+           cli_text(a->path), L, r->model.nll, r->model.perplexity,
+           (unsigned long long)r->model.predicted);
+    printf("%s:%u: %zu candidates, best first\n\n",
+           a->kind == MEASURE_REPEAT ? "repeat" : "drop", a->block, r->n);
+    printf("rank  block    nll      perplexity  vs model  spec\n");
+    for (i = 0; i < shown; i++)
+        printf("%4zu  %3u..%-3u %8.5f  %10.4f  %+8.5f  %s\n", i + 1, r->c[i].start,
+               r->c[i].start + a->block - 1, r->c[i].nll, r->c[i].perplexity,
+               r->c[i].nll - r->model.nll,
+               cli_text(cand_spec(a, r->c[i].start, L, spec, sizeof(spec))));
+    if (!a->top)
+        return;
+    printf("\nrecipes:\n");
+    for (i = 0; i < shown; i++) {
+        cJSON *j = cand_recipe(a, r->c[i].start, L);
+        char *t = j ? cJSON_PrintUnformatted(j) : NULL;
+        printf("  suture build -m %s=%s --slices '%s' -o OUT\n  %s\n", a->name,
+               cli_text(a->path), cand_spec(a, r->c[i].start, L, spec, sizeof(spec)),
+               t ? t : "(out of memory)");
+        free(t);
+        cJSON_Delete(j);
+    }
+}
+
+static int search(const struct args *a)
+{
+    measure_search_result res = {0};
+    sut_error err;
+    arch_table *t = NULL;
+    model *m = NULL;
+    int32_t *ids = NULL;
+    size_t n = 0, shown;
+    int bos, rc = EXIT_USAGE;
+    cli_progress *bar = NULL;
+    probe_options o;
+    unsigned L;
+
+    if (!(t = cli_arch_table(a->pa.arch_file, &err)) ||
+        !(m = model_open(a->path, t, MODEL_STRICT, &err)) ||
+        load_ids(a, m, &ids, &n, &bos, &err) != 0)
+        goto fail;
+    bar = cli_progress_new("probe", a->quiet);
+    o = options(a, m, bos, bar);
+    rc = measure_search(m, a->kind, a->block, ids, n, &o, &res, &err);
+    cli_progress_free(bar);
+    if (rc != 0) {
+        rc = EXIT_USAGE;
+        goto fail;
+    }
+    L = model_layer_count(m);
+    shown = a->top && a->top < res.n ? a->top : res.n;
+    if (a->json)
+        rc = cli_print_json(search_json(a, &res, L, shown));
+    else {
+        search_text(a, &res, L, shown);
+        rc = EXIT_OK;
+    }
+    goto out;
+fail:
+    cli_fail("probe", &err);
+out:
+    measure_search_free(&res);
+    free(ids);
+    model_free(m);
+    arch_table_free(t);
+    return rc;
+}
+
 int cmd_probe(int argc, char **argv)
 {
     struct args a;
@@ -305,5 +546,7 @@ int cmd_probe(int argc, char **argv)
     memset(&a, 0, sizeof(a));
     if ((rc = parse(argc, argv, &a)) != CLI_GO)
         return rc;
+    if (a.search)
+        return search(&a);
     return a.path ? probe_model(&a) : measure(&a);
 }

@@ -289,3 +289,143 @@ void measure_result_free(measure_result *r)
     r->seams = NULL;
     r->n_seams = 0;
 }
+
+/* ---- search ---------------------------------------------------------------- */
+
+typedef struct cand_sum {
+    double nll;
+    uint64_t predicted;
+} cand_sum;
+
+typedef struct search_ctx {
+    const model *m;
+    measure_kind kind;
+    unsigned n, L, threads;
+    cand_sum *sums;            /* by start */
+    fw_slot *slots;            /* room for L + n */
+} search_ctx;
+
+size_t measure_candidate_stack(const model *m, measure_kind kind, unsigned n,
+                               unsigned a, fw_slot *slots)
+{
+    unsigned L = model_layer_count(m), i, k = 0;
+
+    for (i = 0; i < (kind == MEASURE_REPEAT ? a + n : a); i++)
+        slots[k++] = (fw_slot){m, i, NULL, 0};
+    for (i = kind == MEASURE_REPEAT ? a : a + n; i < L; i++)
+        slots[k++] = (fw_slot){m, i, NULL, 0};
+    return k;
+}
+
+/* Candidate a from boundary k on: the model's hidden states h there, the
+ * candidate's own layers k .. and its head. */
+static int run_candidate(search_ctx *c, unsigned a, size_t k, const float *h,
+                         const int32_t *ids, const size_t *lens, size_t nw,
+                         sut_error *err)
+{
+    size_t T = 0, maxw = 0, i, len;
+    fw_stack st;
+    fw_model *f;
+    fw_batch *b = NULL;
+    int rc = -1;
+
+    for (i = 0; i < nw; i++) {
+        T += lens[i];
+        maxw = lens[i] > maxw ? lens[i] : maxw;
+    }
+    len = measure_candidate_stack(c->m, c->kind, c->n, a, c->slots);
+    st = (fw_stack){c->m, c->m, c->m, c->slots, len};
+    if (!(f = fw_open(&st, c->threads, err)))
+        return -1;
+    if (!(b = fw_batch_new(f, T, maxw, err)) || fw_batch_set(b, ids, lens, nw, err))
+        goto out;
+    memcpy(fw_batch_hidden(b), h, T * fw_model_dims(f)->hidden * sizeof(float));
+    for (i = k; i < len; i++)
+        if (fw_layer(f, b, i, err))
+            goto out;
+    rc = fw_head(f, b, NULL, NULL, &c->sums[a].nll, &c->sums[a].predicted, err);
+out:
+    fw_batch_free(b);
+    fw_free(f);
+    return rc;
+}
+
+/* probe_options.hidden_fn: the candidates that leave the model at k. */
+static int search_hook(void *ctx, size_t k, const float *h, const int32_t *ids,
+                       const size_t *lens, size_t nw, sut_error *err)
+{
+    search_ctx *c = ctx;
+    size_t a;
+
+    if (c->kind == MEASURE_REPEAT) {
+        if (k < c->n)
+            return 0;
+        a = k - c->n;
+    } else {
+        if (k + c->n > c->L)
+            return 0;
+        a = k;
+    }
+    return run_candidate(c, (unsigned)a, k, h, ids, lens, nw, err);
+}
+
+static int cand_cmp(const void *x, const void *y)
+{
+    const measure_candidate *a = x, *b = y;
+
+    if (a->nll != b->nll)
+        return a->nll < b->nll ? -1 : 1;
+    return a->start < b->start ? -1 : a->start > b->start;
+}
+
+int measure_search(const model *m, measure_kind kind, unsigned n,
+                   const int32_t *ids, size_t count, const probe_options *o,
+                   measure_search_result *r, sut_error *err)
+{
+    unsigned L = model_layer_count(m), a;
+    const char *what = kind == MEASURE_REPEAT ? "repeat" : "drop";
+    search_ctx c = {m, kind, n, L, o->threads ? o->threads : 1, NULL, NULL};
+    probe_options po = *o;
+    fw_stack st = {0};
+    int rc = -1;
+
+    memset(r, 0, sizeof(*r));
+    if (n == 0 || n > L || (kind == MEASURE_DROP && n == L)) {
+        sut_error_set(err, "%s:%u: the model has %u layers (a block of 1 to %u)",
+                      what, n, L, kind == MEASURE_DROP ? L - 1 : L);
+        return -1;
+    }
+    r->n = L - n + 1;
+    c.sums = calloc(r->n, sizeof(*c.sums));
+    c.slots = calloc((size_t)L + n, sizeof(*c.slots));
+    r->c = calloc(r->n, sizeof(*r->c));
+    if (!c.sums || !c.slots || !r->c) {
+        sut_error_set(err, "out of memory for %zu candidates", r->n);
+        goto out;
+    }
+    po.hidden_fn = search_hook;
+    po.hidden_ctx = &c;
+    if (fw_stack_of_model(&st, m, err) || probe_run(&st, ids, count, &po, &r->model, err))
+        goto out;
+    for (a = 0; a < r->n; a++) {
+        double nll = c.sums[a].nll / (double)c.sums[a].predicted;
+        r->c[a] = (measure_candidate){a, nll, exp(nll)};
+    }
+    qsort(r->c, r->n, sizeof(*r->c), cand_cmp);
+    rc = 0;
+out:
+    fw_stack_release(&st);
+    free(c.sums);
+    free(c.slots);
+    if (rc)
+        measure_search_free(r);
+    return rc;
+}
+
+void measure_search_free(measure_search_result *r)
+{
+    probe_result_free(&r->model);
+    free(r->c);
+    r->c = NULL;
+    r->n = 0;
+}

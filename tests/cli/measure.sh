@@ -144,4 +144,41 @@ run plan -m s="$S" --slices 's[0:3]' --measure "$TXT" --measure-tokens "$T/three
 expect plan-measure-twice 2 "one --measure or --measure-tokens only"
 run plan -m s="$S" --slices 's[0:3]' --measure "$T/nonexistent"
 expect plan-measure-missing 2 "$T/nonexistent"
+
+# ---- --search ----------------------------------------------------------------------
+# Every candidate's NLL equals probing its spec directly, bit for bit.
+for kind in repeat:1 repeat:2 drop:1 drop:2; do
+    run probe -m s="$S" --text "$TXT" --search $kind -j 2 --json
+    expect "search-$kind" 0
+    js=$out
+    n=$(printf '%s' "$js" | pyjson "len(d['candidates'])")
+    bad=""
+    for i in $(seq 0 $((n - 1))); do
+        spec=$(printf '%s' "$js" | python3 -c "import json,sys; print(json.load(sys.stdin)['candidates'][$i]['spec'])")
+        run probe -m s="$S" --slices "$spec" --text "$TXT" -j 2 --json
+        same_nll=$(python3 -c "
+import json, sys
+c, p = json.loads(sys.argv[1])['candidates'][$i], json.loads(sys.argv[2])
+print(c['nll'] == p['nll'] and c['perplexity'] == p['perplexity'])" "$js" "$out")
+        [ "$same_nll" == True ] || bad="$bad $spec"
+    done
+    expect_eq "search-$kind-equals-probe" "$n:$bad" "$(case $kind in repeat:1|drop:1) echo 5:;; repeat:2|drop:2) echo 4:;; esac)"
+    expect_eq "search-$kind-sorted" "$(printf '%s' "$js" | pyjson "[c['nll'] for c in d['candidates']] == sorted(c['nll'] for c in d['candidates']), d['search'], list(d['candidates'][0])")" \
+        "(True, '$kind', ['spec', 'nll', 'perplexity', 'recipe'])"
+done
+run probe "$S" --text "$TXT" --search repeat:1 --top 2 -j 2 --json
+expect_eq search-top-json "$(printf '%s' "$out" | pyjson "[c['spec'] for c in d['candidates']], d['candidates'][0]['recipe']['slices']")" \
+    "(['stories260K[0:3], stories260K[2:5]', 'stories260K[0:2], stories260K[1:5]'], [{'model': 'stories260K', 'layers': [0, 3]}, {'model': 'stories260K', 'layers': [2, 5]}])"
+run probe -m s="$S" --text "$TXT" --search drop:1 --top 1 -j 2
+expect_out search-top-text "suture build -m s=$S --slices 's[0:2], s[3:5]' -o OUT"
+run probe "$S" --text "$TXT" --search repeat:6
+expect search-too-long 2 "repeat:6: the model has 5 layers (a block of 1 to 5)"
+run probe "$S" --text "$TXT" --search drop:5
+expect search-drop-all 2 "drop:5: the model has 5 layers (a block of 1 to 4)"
+run probe "$S" --text "$TXT" --search swap:1
+expect search-kind 2 "--search wants repeat:N or drop:N, not 'swap:1'"
+run probe -m s="$S" --slices 's[0:2]' --text "$TXT" --search repeat:1
+expect search-recipe 2 "--search takes one MODEL (or one -m NAME=PATH), not a recipe"
+run probe "$S" --text "$TXT" --top 2
+expect search-top-alone 2 "--top needs --search"
 finish
