@@ -137,6 +137,13 @@ static int take(void *ctx, int id, const char *v)
     }
 }
 
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), k = strlen(tail);
+
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
 /* --search takes a MODEL, named by its folder's base name as plan names a
  * model given by path, or one -m NAME=PATH. 0 or a usage error. */
 static int search_model(struct args *a)
@@ -196,9 +203,12 @@ static int parse(int argc, char **argv, struct args *a)
         return rc;
     if (!a->pa.recipe_path && !a->pa.slices && !(a->search && a->pa.nmodels))
         return cli_usage_error("probe", "no MODEL given (see 'suture probe --help')");
-    /* A folder with no -m/--slices is a MODEL; anything else a recipe. */
+    /* A folder or a .safetensors/.gguf file with no -m/--slices is a MODEL;
+     * anything else a recipe. */
     if (a->pa.recipe_path && !a->pa.slices && !a->pa.nmodels &&
-        stat(a->pa.recipe_path, &st) == 0 && S_ISDIR(st.st_mode))
+        ((stat(a->pa.recipe_path, &st) == 0 && S_ISDIR(st.st_mode)) ||
+         ends_with(a->pa.recipe_path, ".safetensors") ||
+         ends_with(a->pa.recipe_path, ".gguf")))
         a->path = a->pa.recipe_path;
     if (a->path && a->base)
         return cli_usage_error("probe", "--base needs a RECIPE or --slices");

@@ -77,6 +77,9 @@ m, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 print(m['base']['nll'] == a['nll'], m['base']['path'] == a['path'])" "$b" "$out")" "True True"
 
 # ---- refusals --------------------------------------------------------------
+# A folder or a .safetensors file is a MODEL, any other file a recipe.
+run probe "$T/a/model.safetensors" --tokens "$T/ids" --ctx 64 -j 2 --json
+expect_eq probe-file-is-model "$(printf '%s' "$out" | pyjson "'seams' in d, len(d['layers'])")" "(False, 4)"
 run probe "$T/r.json" --tokens "$T/ids" --base c
 expect probe-base-unknown 2 "--base: no model named 'c' in the recipe"
 run probe "$T/a" --tokens "$T/ids" --base a
