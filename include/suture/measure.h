@@ -53,9 +53,11 @@ void measure_stack_release(fw_stack *s);
 
 /* Probes the plan's output and recipe model `base` (its whole stack) on
  * the ids with options o (o->hidden_fn must be NULL: the run uses it), and
- * measures the seams. One layer's weights are read at a time; the seam
- * references keep, per seam, up to MEASURE_HEAL_MAX + 1 hidden states of
- * one batch. 0, or -1 with err; free the result with
+ * measures the seams. Memory: the output's pass and, at the start of each
+ * batch, a reference pass of each seam's source model, one after the
+ * other, each with its one-matrix weight buffer (two at most at once);
+ * the references keep, per seam, up to MEASURE_HEAL_MAX + 1 hidden states
+ * of one batch. 0, or -1 with err; free the result with
  * measure_result_free. */
 int measure_run(const plan *p, size_t base, const int32_t *ids, size_t n,
                 const probe_options *o, measure_result *r, sut_error *err);
@@ -69,7 +71,9 @@ void measure_result_free(measure_result *r);
  * The model runs once; candidate a shares its prefix (layers 0 .. a + n - 1
  * for a repeat, 0 .. a - 1 for a drop) and takes the model's hidden states
  * there, so the layers run are about L^2 / 2 rather than (L - n + 1) x L.
- * Each candidate's NLL is, bit for bit, that of probing its stack. */
+ * Each candidate's NLL is, bit for bit, that of probing its stack.
+ * Memory: the model's pass and one candidate's at a time (two weight
+ * buffers), and the candidate's copy of the batch's activations. */
 typedef enum measure_kind { MEASURE_REPEAT, MEASURE_DROP } measure_kind;
 
 typedef struct measure_candidate {

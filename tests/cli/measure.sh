@@ -89,6 +89,32 @@ expect probe-dtype 2 "from BF16 to F16, and the forward pass reads the sources a
 run probe -m a="$T/a" --slices 'a[0:2' --tokens "$T/ids"
 expect probe-bad-spec 2 "slices: column"
 
+# ---- memory ----------------------------------------------------------------------
+# Llama-3.1-8B's real shapes (two layers, sparse BF16 zeros): a recipe with a
+# seam (its reference pass) and a search (its candidates) each hold at most
+# two passes' weight buffers (235 MB F32 each), never a model: under 2 GiB.
+cfg=$FIX/headers/Llama-3.1-8B/config.json
+if [ -n "${SUTURE_SANITIZED:-}" ]; then
+    skip measure-memory-8b "heavy under sanitizers (SUTURE_SANITIZED is set)"
+elif [ ! -f "$cfg" ]; then
+    skip measure-memory-8b "no fixtures/headers/Llama-3.1-8B"
+elif "$TOOLS/suture-gen" --from-config "$cfg" --layers 2 -o "$T/l8b" >/dev/null; then
+    printf '128000 40 50 60 70 80 90 100' >"$T/ids8"
+    "$TOOLS/rss" "$T/rss" "$SUTURE" probe -m m="$T/l8b" --slices 'm[0:2], m[1:2]' \
+        --tokens "$T/ids8" --ctx 8 -j 2 --json >"$T/l8b.json"
+    read -r secs kb status <"$T/rss"
+    expect_eq measure-memory-8b "$status $((kb < 2 * 1024 * 1024)) $(pyjson "len(d['seams']), d['predicted']" <"$T/l8b.json")" "0 1 (1, 7)"
+    echo "  (peak RSS $((kb / 1024)) MiB)"
+    "$TOOLS/rss" "$T/rss" "$SUTURE" probe "$T/l8b" --search repeat:1 \
+        --tokens "$T/ids8" --ctx 8 -j 2 --json >"$T/l8b.json"
+    read -r secs kb status <"$T/rss"
+    expect_eq search-memory-8b "$status $((kb < 2 * 1024 * 1024)) $(pyjson "len(d['candidates'])" <"$T/l8b.json")" "0 1 2"
+    echo "  (peak RSS $((kb / 1024)) MiB)"
+    rm -rf "$T/l8b"
+else
+    fail measure-memory-8b "suture-gen failed"
+fi
+
 # ---- the trained stories260K with --text -------------------------------------
 S=$FIX/hf/stories260K
 TXT=$FIX/text/tinystories-calibration.txt
