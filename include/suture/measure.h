@@ -87,17 +87,26 @@ typedef struct measure_search_result {
     measure_candidate *c;             /* best (lowest NLL) first; ties by start */
 } measure_search_result;
 
-/* Fills slots (room for L + n) with candidate a's stack over m; returns
- * the number of layers. */
-size_t measure_candidate_stack(const model *m, measure_kind kind, unsigned n,
-                               unsigned a, fw_slot *slots);
+/* Scales of the repeated copy of a repeat: layer k (0 .. n - 1) of the
+ * copy gets scales[k] (n_scales[k] entries). NULL: none. */
+typedef struct measure_copy_scales {
+    const fw_scale *const *scales;
+    const size_t *n_scales;
+} measure_copy_scales;
 
-/* Runs the search (o as probe_run's; o->hidden_fn must be NULL). 0, or -1
- * with err (n of 0, above L, or a drop of every layer: "repeat:N ..."). Free the
- * result with measure_search_free. */
+/* Fills slots (room for L + n) with candidate a's stack over m (cs: the
+ * repeated copy's scales, or NULL); returns the number of layers. */
+size_t measure_candidate_stack(const model *m, measure_kind kind, unsigned n,
+                               unsigned a, const measure_copy_scales *cs,
+                               fw_slot *slots);
+
+/* Runs the search (o as probe_run's; o->hidden_fn must be NULL; cs as
+ * above, repeats only, or NULL). 0, or -1 with err (n of 0, above L, or a
+ * drop of every layer: "repeat:N ..."). Free the result with
+ * measure_search_free. */
 int measure_search(const model *m, measure_kind kind, unsigned n,
-                   const int32_t *ids, size_t count, const probe_options *o,
-                   measure_search_result *r, sut_error *err);
+                   const measure_copy_scales *cs, const int32_t *ids, size_t count,
+                   const probe_options *o, measure_search_result *r, sut_error *err);
 void measure_search_free(measure_search_result *r);
 
 #endif

@@ -56,7 +56,8 @@ static const char usage[] =
     "                    config donor)\n"
     "  --search repeat:N every repeat of an N-layer block (slices [0, a+N),\n"
     "                    [a, L) for each start a), ranked by NLL; drop:N every\n"
-    "                    removal of N layers. Of a MODEL or one -m NAME=PATH\n"
+    "                    removal of N layers. Of a MODEL or one -m NAME=PATH;\n"
+    "                    repeat:N*o_proj|down_proj=0.5 scales the repeated copy\n"
     "  --top K           print the K best as ready recipes\n";
 
 struct args {
@@ -66,6 +67,7 @@ struct args {
     bool search;
     measure_kind kind;
     unsigned block;
+    const char *scales;      /* "*PATTERN=S..." of the repeated copy, or NULL */
     size_t top;
     size_t ctx, max_tokens, batch;
     unsigned threads;
@@ -90,11 +92,12 @@ static int number(const char *opt, const char *s, size_t *out)
     return 0;
 }
 
-/* --search repeat:N | drop:N. 0 or a usage error. */
+/* --search repeat:N[*SCALES] | drop:N. 0 or a usage error. */
 static int parse_search(const char *v, struct args *a)
 {
     size_t n;
-    const char *colon = strchr(v, ':');
+    const char *colon = strchr(v, ':'), *star;
+    char num[16];
 
     if (colon && (size_t)(colon - v) == 6 && strncmp(v, "repeat", 6) == 0)
         a->kind = MEASURE_REPEAT;
@@ -103,9 +106,18 @@ static int parse_search(const char *v, struct args *a)
     else
         return cli_usage_error("probe", "--search wants repeat:N or drop:N, not '%s'",
                                cli_text(v));
-    if (number("--search", colon + 1, &n))
+    star = strchr(colon, '*');
+    if (star && a->kind == MEASURE_DROP)
+        return cli_usage_error("probe", "--search: scales apply to a repeated copy "
+                               "(repeat:N*PATTERN=S), not to drop");
+    if (star && (size_t)(star - colon - 1) >= sizeof(num))
+        return cli_usage_error("probe", "--search: '%s' is not a whole number",
+                               cli_text(colon + 1));
+    snprintf(num, sizeof(num), "%.*s", star ? (int)(star - colon - 1) : 15, colon + 1);
+    if (number("--search", star ? num : colon + 1, &n))
         return EXIT_USAGE;
     a->block = (unsigned)n;
+    a->scales = star;
     a->search = true;
     return 0;
 }
@@ -385,77 +397,111 @@ out:
     return rc;
 }
 
-/* The slices of candidate a as [start, end) pairs; returns how many. */
-static size_t cand_slices(const struct args *a, unsigned start, unsigned L,
-                          unsigned sl[2][2])
-{
-    size_t k = 0;
-    unsigned n = a->block;
-
-    if (a->kind == MEASURE_REPEAT) {
-        sl[k][0] = 0, sl[k][1] = start + n, k++;
-        sl[k][0] = start, sl[k][1] = L, k++;
-        return k;
-    }
-    if (start > 0)
-        sl[k][0] = 0, sl[k][1] = start, k++;
-    if (start + n < L)
-        sl[k][0] = start + n, sl[k][1] = L, k++;
-    return k;
-}
-
-/* The compact spec of candidate a ("s[0:3], s[2:5]"), in buf. */
+/* The compact spec of candidate a ("s[0:3], s[2:3]*o_proj=0.5, s[3:5]"),
+ * in buf. */
 static const char *cand_spec(const struct args *a, unsigned start, unsigned L,
                              char *buf, size_t size)
 {
-    unsigned sl[2][2];
-    size_t k = cand_slices(a, start, L, sl), i, at = 0;
+    unsigned n = a->block;
+    int k;
 
-    buf[0] = 0;
-    for (i = 0; i < k && at < size; i++)
-        at += (size_t)snprintf(buf + at, size - at, "%s%s[%u:%u]", i ? ", " : "",
-                               a->name, sl[i][0], sl[i][1]);
+    if (a->kind == MEASURE_DROP) {
+        k = snprintf(buf, size, "%s[0:%u]", a->name, start);
+        if (start == 0)
+            k = snprintf(buf, size, "%s[%u:%u]", a->name, start + n, L);
+        else if (start + n < L)
+            snprintf(buf + k, size - (size_t)k, ", %s[%u:%u]", a->name, start + n, L);
+    } else if (!a->scales)
+        snprintf(buf, size, "%s[0:%u], %s[%u:%u]", a->name, start + n, a->name, start, L);
+    else {
+        k = snprintf(buf, size, "%s[0:%u], %s[%u:%u]%s", a->name, start + n, a->name,
+                     start, start + n, a->scales);
+        if (k > 0 && (size_t)k < size && start + n < L)
+            snprintf(buf + k, size - (size_t)k, ", %s[%u:%u]", a->name, start + n, L);
+    }
     return buf;
 }
 
-/* Candidate a as a JSON recipe. NULL when out of memory. */
+/* Candidate a as a JSON recipe (recipe_to_json of its spec). NULL when out
+ * of memory or the spec does not parse. */
 static cJSON *cand_recipe(const struct args *a, unsigned start, unsigned L)
 {
-    unsigned sl[2][2];
-    size_t k = cand_slices(a, start, L, sl), i;
-    cJSON *o = cJSON_CreateObject(), *models = cJSON_CreateObject(),
-          *slices = cJSON_CreateArray();
-    bool ok = o && models && slices &&
-              cJSON_AddStringToObject(models, a->name, a->path);
+    char spec[512], marg[4096];
+    const char *margs[1] = {marg};
+    sut_error err;
+    recipe *r;
+    cJSON *j;
 
-    for (i = 0; ok && i < k; i++) {
-        cJSON *s = cJSON_CreateObject();
-        int layers[2] = {(int)sl[i][0], (int)sl[i][1]};
-        ok = s && cJSON_AddItemToArray(slices, s) &&
-             cJSON_AddStringToObject(s, "model", a->name) &&
-             cJSON_AddItemToObject(s, "layers", cJSON_CreateIntArray(layers, 2));
+    snprintf(marg, sizeof(marg), "%s=%s", a->name, a->path);
+    if (!(r = recipe_parse_spec(cand_spec(a, start, L, spec, sizeof(spec)), margs, 1,
+                                &err)))
+        return NULL;
+    j = recipe_to_json(r);
+    recipe_free(r);
+    return j;
+}
+
+/* The repeated copy's scales (--search repeat:N*...): for copy layer k,
+ * every in-layer tensor of m whose scale is not 1 as the recipe reads the
+ * spec "NAME[0:N]*...". 0, or a usage error. The arrays are allocated
+ * (free with free_copy_scales). */
+static int copy_scales(const struct args *a, const model *m, measure_copy_scales *cs,
+                       fw_scale ***lists, size_t **counts)
+{
+    char spec[512], marg[4096];
+    const char *margs[1] = {marg};
+    sut_error err;
+    recipe *r;
+    size_t nt, i, k;
+    const size_t *idx = model_layer_tensors(m, 0, &nt);
+
+    snprintf(marg, sizeof(marg), "%s=%s", a->name, a->path);
+    snprintf(spec, sizeof(spec), "%s[0:%u]%s", a->name, a->block, a->scales);
+    if (!(r = recipe_parse_spec(spec, margs, 1, &err)))
+        return cli_fail("probe", &err);
+    *lists = calloc(a->block, sizeof(**lists));
+    *counts = calloc(a->block, sizeof(**counts));
+    for (k = 0; *lists && *counts && k < a->block; k++)
+        if (!((*lists)[k] = calloc(nt ? nt : 1, sizeof(fw_scale))))
+            break;
+    if (!*lists || !*counts || k < a->block) {
+        recipe_free(r);
+        return cli_usage_error("probe", "out of memory");
     }
-    if (ok && cJSON_AddItemToObject(o, "models", models)) {
-        models = NULL;
-        if (cJSON_AddItemToObject(o, "slices", slices))
-            return o;
-    }
-    cJSON_Delete(models);
-    cJSON_Delete(slices);
-    cJSON_Delete(o);
-    return NULL;
+    for (k = 0; k < a->block; k++)
+        for (i = 0; i < nt; i++) {
+            const model_tensor *t = model_tensor_at(m, idx[i]);
+            double v = t->local ? recipe_scale_for(&r->slices[0], t->local,
+                                                   (unsigned)k, a->block) : 1.0;
+            if (v != 1.0)
+                (*lists)[k][(*counts)[k]++] = (fw_scale){t->local, (float)v};
+        }
+    recipe_free(r);
+    cs->scales = (const fw_scale *const *)*lists;
+    cs->n_scales = *counts;
+    return 0;
+}
+
+static void free_copy_scales(fw_scale **lists, size_t *counts, unsigned n)
+{
+    unsigned k;
+
+    for (k = 0; lists && k < n; k++)
+        free(lists[k]);
+    free(lists);
+    free(counts);
 }
 
 static cJSON *search_json(const struct args *a, const measure_search_result *r,
                           unsigned L, size_t shown)
 {
     cJSON *o = cli_json_probe(&r->model, a->path), *c = cJSON_CreateArray();
-    char spec[256], what[32];
+    char spec[512], what[320];
     bool ok = o && c;
     size_t i;
 
-    snprintf(what, sizeof(what), "%s:%u", a->kind == MEASURE_REPEAT ? "repeat" : "drop",
-             a->block);
+    snprintf(what, sizeof(what), "%s:%u%s", a->kind == MEASURE_REPEAT ? "repeat" : "drop",
+             a->block, a->scales ? a->scales : "");
     ok = ok && cJSON_AddStringToObject(o, "search", what);
     for (i = 0; ok && i < shown; i++) {
         cJSON *x = cJSON_CreateObject();
@@ -476,14 +522,15 @@ static cJSON *search_json(const struct args *a, const measure_search_result *r,
 static void search_text(const struct args *a, const measure_search_result *r,
                         unsigned L, size_t shown)
 {
-    char spec[256];
+    char spec[512];
     size_t i;
 
     printf("%s: %u layers, nll %.5f  perplexity %.4f (%llu predicted)\n",
            cli_text(a->path), L, r->model.nll, r->model.perplexity,
            (unsigned long long)r->model.predicted);
-    printf("%s:%u: %zu candidates, best first\n\n",
-           a->kind == MEASURE_REPEAT ? "repeat" : "drop", a->block, r->n);
+    printf("%s:%u%s: %zu candidates, best first\n\n",
+           a->kind == MEASURE_REPEAT ? "repeat" : "drop", a->block,
+           a->scales ? cli_text(a->scales) : "", r->n);
     printf("rank  block    nll      perplexity  vs model  spec\n");
     for (i = 0; i < shown; i++)
         printf("%4zu  %3u..%-3u %8.5f  %10.4f  %+8.5f  %s\n", i + 1, r->c[i].start,
@@ -516,14 +563,20 @@ static int search(const struct args *a)
     cli_progress *bar = NULL;
     probe_options o;
     unsigned L;
+    measure_copy_scales cs;
+    fw_scale **lists = NULL;
+    size_t *counts = NULL;
 
     if (!(t = cli_arch_table(a->pa.arch_file, &err)) ||
         !(m = model_open(a->path, t, MODEL_STRICT, &err)) ||
         load_ids(a, m, &ids, &n, &bos, &err) != 0)
         goto fail;
+    if (a->scales && (rc = copy_scales(a, m, &cs, &lists, &counts)) != 0)
+        goto out;
     bar = cli_progress_new("probe", a->quiet);
     o = options(a, m, bos, bar);
-    rc = measure_search(m, a->kind, a->block, ids, n, &o, &res, &err);
+    rc = measure_search(m, a->kind, a->block, a->scales ? &cs : NULL, ids, n, &o, &res,
+                        &err);
     cli_progress_free(bar);
     if (rc != 0) {
         rc = EXIT_USAGE;
@@ -541,6 +594,7 @@ static int search(const struct args *a)
 fail:
     cli_fail("probe", &err);
 out:
+    free_copy_scales(lists, counts, a->block);
     measure_search_free(&res);
     free(ids);
     model_free(m);

@@ -301,19 +301,27 @@ typedef struct search_ctx {
     const model *m;
     measure_kind kind;
     unsigned n, L, threads;
+    const measure_copy_scales *cs;
     cand_sum *sums;            /* by start */
     fw_slot *slots;            /* room for L + n */
 } search_ctx;
 
 size_t measure_candidate_stack(const model *m, measure_kind kind, unsigned n,
-                               unsigned a, fw_slot *slots)
+                               unsigned a, const measure_copy_scales *cs,
+                               fw_slot *slots)
 {
     unsigned L = model_layer_count(m), i, k = 0;
 
     for (i = 0; i < (kind == MEASURE_REPEAT ? a + n : a); i++)
         slots[k++] = (fw_slot){m, i, NULL, 0};
-    for (i = kind == MEASURE_REPEAT ? a : a + n; i < L; i++)
-        slots[k++] = (fw_slot){m, i, NULL, 0};
+    for (i = kind == MEASURE_REPEAT ? a : a + n; i < L; i++) {
+        slots[k] = (fw_slot){m, i, NULL, 0};
+        if (kind == MEASURE_REPEAT && cs && i < a + n) {
+            slots[k].scales = cs->scales[i - a];
+            slots[k].n_scales = cs->n_scales[i - a];
+        }
+        k++;
+    }
     return k;
 }
 
@@ -333,7 +341,7 @@ static int run_candidate(search_ctx *c, unsigned a, size_t k, const float *h,
         T += lens[i];
         maxw = lens[i] > maxw ? lens[i] : maxw;
     }
-    len = measure_candidate_stack(c->m, c->kind, c->n, a, c->slots);
+    len = measure_candidate_stack(c->m, c->kind, c->n, a, c->cs, c->slots);
     st = (fw_stack){c->m, c->m, c->m, c->slots, len};
     if (!(f = fw_open(&st, c->threads, err)))
         return -1;
@@ -379,12 +387,13 @@ static int cand_cmp(const void *x, const void *y)
 }
 
 int measure_search(const model *m, measure_kind kind, unsigned n,
-                   const int32_t *ids, size_t count, const probe_options *o,
-                   measure_search_result *r, sut_error *err)
+                   const measure_copy_scales *cs, const int32_t *ids, size_t count,
+                   const probe_options *o, measure_search_result *r, sut_error *err)
 {
     unsigned L = model_layer_count(m), a;
     const char *what = kind == MEASURE_REPEAT ? "repeat" : "drop";
-    search_ctx c = {m, kind, n, L, o->threads ? o->threads : 1, NULL, NULL};
+    search_ctx c = {m, kind, n, L, o->threads ? o->threads : 1,
+                    kind == MEASURE_REPEAT ? cs : NULL, NULL, NULL};
     probe_options po = *o;
     fw_stack st = {0};
     int rc = -1;

@@ -176,8 +176,8 @@ expect plan-measure-missing 2 "$T/nonexistent"
 
 # ---- --search ----------------------------------------------------------------------
 # Every candidate's NLL equals probing its spec directly, bit for bit.
-for kind in repeat:1 repeat:2 drop:1 drop:2; do
-    run probe -m s="$S" --text "$TXT" --search $kind -j 2 --json
+for kind in repeat:1 repeat:2 drop:1 drop:2 'repeat:1*o_proj|down_proj=0.5' 'repeat:2*o_proj=0.25*down_proj=0.75'; do
+    run probe -m s="$S" --text "$TXT" --search "$kind" -j 2 --json
     expect "search-$kind" 0
     js=$out
     n=$(printf '%s' "$js" | pyjson "len(d['candidates'])")
@@ -191,7 +191,7 @@ c, p = json.loads(sys.argv[1])['candidates'][$i], json.loads(sys.argv[2])
 print(c['nll'] == p['nll'] and c['perplexity'] == p['perplexity'])" "$js" "$out")
         [ "$same_nll" == True ] || bad="$bad $spec"
     done
-    expect_eq "search-$kind-equals-probe" "$n:$bad" "$(case $kind in repeat:1|drop:1) echo 5:;; repeat:2|drop:2) echo 4:;; esac)"
+    expect_eq "search-$kind-equals-probe" "$n:$bad" "$(case $kind in repeat:1*|drop:1) echo 5:;; *) echo 4:;; esac)"
     expect_eq "search-$kind-sorted" "$(printf '%s' "$js" | pyjson "[c['nll'] for c in d['candidates']] == sorted(c['nll'] for c in d['candidates']), d['search'], list(d['candidates'][0])")" \
         "(True, '$kind', ['spec', 'nll', 'perplexity', 'recipe'])"
 done
@@ -206,6 +206,14 @@ run probe "$S" --text "$TXT" --search drop:5
 expect search-drop-all 2 "drop:5: the model has 5 layers (a block of 1 to 4)"
 run probe "$S" --text "$TXT" --search swap:1
 expect search-kind 2 "--search wants repeat:N or drop:N, not 'swap:1'"
+run probe "$S" --text "$TXT" --search 'drop:1*o_proj=0'
+expect search-drop-scaled 2 "--search: scales apply to a repeated copy (repeat:N*PATTERN=S), not to drop"
+run probe "$S" --text "$TXT" --search 'repeat:1*o_proj=x'
+expect search-bad-scale 2 "slices: column"
+# The scaled copy's spec and recipe: only the copy is scaled.
+run probe -m s="$S" --text "$TXT" --search 'repeat:1*o_proj|down_proj=0.5' --top 1 -j 2 --json
+expect_eq search-scaled-top "$(printf '%s' "$out" | pyjson "d['search'], d['candidates'][0]['spec'], [x.get('scale') for x in d['candidates'][0]['recipe']['slices']]")" \
+    "('repeat:1*o_proj|down_proj=0.5', 's[0:3], s[2:3]*o_proj|down_proj=0.5, s[3:5]', [None, [{'match': 'o_proj|down_proj', 'value': 0.5}], None])"
 run probe -m s="$S" --slices 's[0:2]' --text "$TXT" --search repeat:1
 expect search-recipe 2 "--search takes one MODEL (or one -m NAME=PATH), not a recipe"
 run probe "$S" --text "$TXT" --top 2

@@ -83,7 +83,7 @@ static void cand(const model *m, measure_kind k, unsigned n, unsigned a, const c
 {
     fw_slot slots[16];
     char got[64] = "";
-    size_t len = measure_candidate_stack(m, k, n, a, slots), i, at = 0;
+    size_t len = measure_candidate_stack(m, k, n, a, NULL, slots), i, at = 0;
 
     for (i = 0; i < len; i++)
         at += (size_t)snprintf(got + at, sizeof(got) - at, "%s%u", i ? " " : "",
@@ -115,9 +115,9 @@ START_TEST(candidate_stacks)
     cand(m, MEASURE_DROP, 2, 3, "0 1 2");
     cand(m, MEASURE_DROP, 1, 2, "0 1 3 4");
     o.ctx = 4;
-    ck_assert_int_eq(measure_search(m, MEASURE_REPEAT, 0, ids, 4, &o, &r, &err), -1);
+    ck_assert_int_eq(measure_search(m, MEASURE_REPEAT, 0, NULL, ids, 4, &o, &r, &err), -1);
     ck_assert_str_eq(err.msg, "repeat:0: the model has 5 layers (a block of 1 to 5)");
-    ck_assert_int_eq(measure_search(m, MEASURE_DROP, 5, ids, 4, &o, &r, &err), -1);
+    ck_assert_int_eq(measure_search(m, MEASURE_DROP, 5, NULL, ids, 4, &o, &r, &err), -1);
     ck_assert_str_eq(err.msg, "drop:5: the model has 5 layers (a block of 1 to 4)");
     model_free(m);
     arch_table_free(t);
