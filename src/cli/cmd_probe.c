@@ -110,6 +110,9 @@ static int parse_search(const char *v, struct args *a)
     if (star && a->kind == MEASURE_DROP)
         return cli_usage_error("probe", "--search: scales apply to a repeated copy "
                                "(repeat:N*PATTERN=S), not to drop");
+    if (star && strlen(star) > 200)
+        return cli_usage_error("probe", "--search: the scales are longer than 200 "
+                               "characters");
     if (star && (size_t)(star - colon - 1) >= sizeof(num))
         return cli_usage_error("probe", "--search: '%s' is not a whole number",
                                cli_text(colon + 1));
@@ -426,7 +429,7 @@ static const char *cand_spec(const struct args *a, unsigned start, unsigned L,
  * of memory or the spec does not parse. */
 static cJSON *cand_recipe(const struct args *a, unsigned start, unsigned L)
 {
-    char spec[512], marg[4096];
+    char spec[512], marg[8192];
     const char *margs[1] = {marg};
     sut_error err;
     recipe *r;
@@ -448,7 +451,7 @@ static cJSON *cand_recipe(const struct args *a, unsigned start, unsigned L)
 static int copy_scales(const struct args *a, const model *m, measure_copy_scales *cs,
                        fw_scale ***lists, size_t **counts)
 {
-    char spec[512], marg[4096];
+    char spec[512], marg[8192];
     const char *margs[1] = {marg};
     sut_error err;
     recipe *r;
