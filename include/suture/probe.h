@@ -35,6 +35,13 @@ typedef struct probe_options {
     int bos;             /* see above; -1: none */
     sut_progress_fn progress; /* in bytes of weights read (fw_pass_bytes) */
     void *progress_ctx;
+    /* When not NULL, sees the hidden states h (tokens x hidden) at every
+     * layer boundary k = 0 .. L of every batch (k: entering stack layer k;
+     * L: after the last), with the batch's ids and window lengths. Nonzero
+     * stops the run with err as the hook filled it. */
+    int (*hidden_fn)(void *ctx, size_t k, const float *h, const int32_t *ids,
+                     const size_t *lens, size_t n_windows, sut_error *err);
+    void *hidden_ctx;
 } probe_options;
 
 typedef struct probe_layer {

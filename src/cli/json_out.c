@@ -984,3 +984,93 @@ cJSON *cli_json_gguf_verify(const gbuild_verify_result *res, const char *path)
         cJSON_AddItemToArray(arr, cJSON_CreateString(res->problems[i]));
     return o;
 }
+
+/* {"model": NAME, "layer": L} */
+static cJSON *json_model_layer(const plan *p, size_t mi, unsigned layer)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (!o || !cJSON_AddStringToObject(o, "model", plan_recipe(p)->models[mi].name) ||
+        !cJSON_AddNumberToObject(o, "layer", layer)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static cJSON *json_seam(const measure_seam *s, const plan *p)
+{
+    cJSON *o = cJSON_CreateObject(), *h = cJSON_CreateArray();
+    bool ok = o && h &&
+              cJSON_AddNumberToObject(o, "index", s->index) &&
+              cJSON_AddItemToObject(o, "from", json_model_layer(p, s->from_model,
+                                                                s->from_layer)) &&
+              cJSON_AddItemToObject(o, "to", json_model_layer(p, s->to_model,
+                                                              s->to_layer)) &&
+              cJSON_AddNumberToObject(o, "angular_distance", s->angular_distance);
+    size_t i;
+
+    for (i = 0; ok && i < s->n_healed; i++)
+        ok = cJSON_AddItemToArray(h, cJSON_CreateNumber(s->healed[i]));
+    if (ok && cJSON_AddItemToObject(o, "healed", h))
+        return o;
+    cJSON_Delete(h);
+    cJSON_Delete(o);
+    return NULL;
+}
+
+cJSON *cli_json_seams(const measure_result *m, const plan *p)
+{
+    cJSON *seams = cJSON_CreateArray();
+    size_t i;
+
+    for (i = 0; seams && i < m->n_seams; i++)
+        if (!cJSON_AddItemToArray(seams, json_seam(&m->seams[i], p))) {
+            cJSON_Delete(seams);
+            return NULL;
+        }
+    return seams;
+}
+
+cJSON *cli_json_plan_measure(const measure_result *m, const plan *p, const char *path,
+                             size_t base)
+{
+    cJSON *o = cJSON_CreateObject(), *seams = cli_json_seams(m, p);
+
+    if (o && seams &&
+        cJSON_AddStringToObject(o, "path", path) &&
+        cJSON_AddNumberToObject(o, "tokens", (double)m->out.tokens) &&
+        cJSON_AddNumberToObject(o, "predicted", (double)m->out.predicted) &&
+        cJSON_AddNumberToObject(o, "ctx", (double)m->out.ctx) &&
+        cJSON_AddStringToObject(o, "base", plan_recipe(p)->models[base].name) &&
+        cJSON_AddNumberToObject(o, "nll_before", m->base.nll) &&
+        cJSON_AddNumberToObject(o, "perplexity_before", m->base.perplexity) &&
+        cJSON_AddNumberToObject(o, "nll", m->out.nll) &&
+        cJSON_AddNumberToObject(o, "perplexity", m->out.perplexity) &&
+        cJSON_AddItemToObject(o, "seams", seams))
+        return o;
+    cJSON_Delete(seams);
+    cJSON_Delete(o);
+    return NULL;
+}
+
+cJSON *cli_json_measure(const measure_result *m, const plan *p, const char *label,
+                        size_t base)
+{
+    cJSON *o = cli_json_probe(&m->out, label), *b = cJSON_CreateObject(),
+          *seams = cli_json_seams(m, p);
+    bool ok = o && b && seams &&
+              cJSON_AddStringToObject(b, "path", model_path(plan_model(p, base))) &&
+              cJSON_AddNumberToObject(b, "nll", m->base.nll) &&
+              cJSON_AddNumberToObject(b, "perplexity", m->base.perplexity);
+
+    if (ok && cJSON_AddItemToObject(o, "base", b)) {
+        b = NULL;
+        if (cJSON_AddItemToObject(o, "seams", seams))
+            return o;
+    }
+    cJSON_Delete(b);
+    cJSON_Delete(seams);
+    cJSON_Delete(o);
+    return NULL;
+}

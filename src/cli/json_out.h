@@ -17,6 +17,7 @@
 #include "suture/gguf_audit.h"
 #include "suture/gguf_build.h"
 #include "suture/gguf_model.h"
+#include "suture/measure.h"
 #include "suture/model.h"
 #include "suture/plan.h"
 #include "suture/probe.h"
@@ -63,6 +64,16 @@ cJSON *cli_json_recipe(const recipe *r);
  *  "layers": [{"index", "angular_distance", "angular_distance_last",
  *  "block_influence"}], "blocks": [{"length", "start", "angular_distance"}]} */
 cJSON *cli_json_probe(const probe_result *r, const char *path);
+/* probe of a recipe: probe's keys for the output (path: label), then
+ * `base` {path, nll, perplexity} and `seams`. */
+cJSON *cli_json_measure(const measure_result *m, const plan *p, const char *label,
+                        size_t base);
+/* The seams of a measure: [{index, from, to, angular_distance, healed}]. */
+cJSON *cli_json_seams(const measure_result *m, const plan *p);
+/* plan --measure: {path, tokens, predicted, ctx, base (a recipe model name),
+ * nll_before, perplexity_before, nll, perplexity, seams}. */
+cJSON *cli_json_plan_measure(const measure_result *m, const plan *p, const char *path,
+                             size_t base);
 
 /* GGUF */
 

@@ -152,7 +152,13 @@ static int run_batch(struct run *r, const windows *w, size_t w0, size_t nw,
     T = fw_batch_tokens(r->b);
     h = fw_batch_hidden(r->b);
     keep_last(&r->s, 0, h, D, w->len + w0, nw, room);
-    for (l = 0; l < L; l++) {
+    for (l = 0; l <= L; l++) {
+        if (r->o->hidden_fn &&
+            r->o->hidden_fn(r->o->hidden_ctx, l, h, w->tok + tok0, w->len + w0,
+                            nw, err))
+            return -1;
+        if (l == L)
+            break;
         memcpy(r->s.prev, h, T * D * sizeof(float));
         if (fw_layer(r->f, r->b, l, err))
             return -1;
