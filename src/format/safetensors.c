@@ -613,6 +613,8 @@ static int arena_put(st_file *f, const char *s, size_t len, size_t *at,
         }
         if (!(grown = realloc(f->arena, cap)))
             goto oom;
+        /* zeroed: word-wise readers (PCRE2's JIT) may look past a name */
+        memset(grown + f->arena_len, 0, cap - f->arena_len);
         f->arena = grown;
         f->arena_cap = cap;
     }

@@ -264,6 +264,8 @@ static int ix_put(struct index_read *ix, const char *s, size_t len, size_t *at)
         }
         if (!(grown = realloc(ix->arena, cap)))
             return -1;
+        /* zeroed: word-wise readers (PCRE2's JIT) may look past a name */
+        memset(grown + ix->len, 0, cap - ix->len);
         ix->arena = grown;
         ix->cap = cap;
     }
