@@ -275,6 +275,27 @@ static tk_norm *norm_new(ld *l)
     return &v[t->n_norm++];
 }
 
+/* Loads each item of the array n[key] ("WHERE.key[i]") with load, as a
+ * "Sequence" normalizer, pre-tokenizer or post-processor holds them. 0 or -1. */
+static int load_sequence(ld *l, const cJSON *n, const char *key, const char *where,
+                         int (*load)(ld *, const cJSON *, const char *))
+{
+    const cJSON *list = get(n, key), *it;
+    char f[512];
+    size_t i = 0;
+
+    snprintf(f, sizeof(f), "%s.%s", where, key);
+    if (!cJSON_IsArray(list))
+        return fail(l, f, "must be an array");
+    cJSON_ArrayForEach(it, list) {
+        char g[512];
+        snprintf(g, sizeof(g), "%.400s[%zu]", f, i++);
+        if (load(l, it, g))
+            return -1;
+    }
+    return 0;
+}
+
 static int load_norm(ld *l, const cJSON *n, const char *where)
 {
     static const char *const uni[] = { "NFC", "NFD", "NFKC", "NFKD" };
@@ -290,20 +311,8 @@ static int load_norm(ld *l, const cJSON *n, const char *where)
         return fail(l, where, "must be an object");
     if (need_str(l, n, "type", where, &type))
         return -1;
-    if (strcmp(type, "Sequence") == 0) {
-        const cJSON *list = get(n, "normalizers"), *it;
-        snprintf(f, sizeof(f), "%s.normalizers", where);
-        if (!cJSON_IsArray(list))
-            return fail(l, f, "must be an array");
-        i = 0;
-        cJSON_ArrayForEach(it, list) {
-            char g[512];
-            snprintf(g, sizeof(g), "%.400s[%zu]", f, i++);
-            if (load_norm(l, it, g))
-                return -1;
-        }
-        return 0;
-    }
+    if (strcmp(type, "Sequence") == 0)
+        return load_sequence(l, n, "normalizers", where, load_norm);
     for (i = 0; i < 4; i++)
         if (strcmp(type, uni[i]) == 0) {
             if (!(nm = norm_new(l)))
@@ -410,7 +419,6 @@ static int load_pre(ld *l, const cJSON *n, const char *where)
     const char *type;
     char f[512];
     tk_pre *p;
-    size_t i;
 
     if (absent(n))
         return 0;
@@ -418,20 +426,8 @@ static int load_pre(ld *l, const cJSON *n, const char *where)
         return fail(l, where, "must be an object");
     if (need_str(l, n, "type", where, &type))
         return -1;
-    if (strcmp(type, "Sequence") == 0) {
-        const cJSON *list = get(n, "pretokenizers"), *it;
-        snprintf(f, sizeof(f), "%s.pretokenizers", where);
-        if (!cJSON_IsArray(list))
-            return fail(l, f, "must be an array");
-        i = 0;
-        cJSON_ArrayForEach(it, list) {
-            char g[512];
-            snprintf(g, sizeof(g), "%.400s[%zu]", f, i++);
-            if (load_pre(l, it, g))
-                return -1;
-        }
-        return 0;
-    }
+    if (strcmp(type, "Sequence") == 0)
+        return load_sequence(l, n, "pretokenizers", where, load_pre);
     if (strcmp(type, "ByteLevel") == 0) {
         bool use_regex = true;
         if (!(p = pre_new(l)))
@@ -661,8 +657,6 @@ out:
 static int load_post(ld *l, const cJSON *n, const char *where)
 {
     const char *type;
-    char f[512];
-    size_t i = 0;
 
     if (absent(n))
         return 0;
@@ -674,19 +668,8 @@ static int load_post(ld *l, const cJSON *n, const char *where)
         return 0;
     if (strcmp(type, "TemplateProcessing") == 0)
         return load_template(l, n, where);
-    if (strcmp(type, "Sequence") == 0) {
-        const cJSON *list = get(n, "processors"), *it;
-        snprintf(f, sizeof(f), "%s.processors", where);
-        if (!cJSON_IsArray(list))
-            return fail(l, f, "must be an array");
-        cJSON_ArrayForEach(it, list) {
-            char g[512];
-            snprintf(g, sizeof(g), "%.400s[%zu]", f, i++);
-            if (load_post(l, it, g))
-                return -1;
-        }
-        return 0;
-    }
+    if (strcmp(type, "Sequence") == 0)
+        return load_sequence(l, n, "processors", where, load_post);
     return fail(l, NULL, "post_processor '%s' is not supported", type);
 }
 
